@@ -36,5 +36,7 @@ size_t options_map_count(const etl_options *o);
 const char *options_map_key(const etl_options *o, size_t i);
 const char *options_map_value(const etl_options *o, size_t i);
 const char *options_where(const etl_options *o, const char *key);
+/* The mapping node behind the options (NULL for none). */
+const ynode *options_node(const etl_options *o);
 
 #endif

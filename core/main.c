@@ -1,0 +1,189 @@
+/* The etl command: run, validate, plugins. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "config.h"
+#include "exit_status.h"
+#include "log.h"
+#include "pipeline.h"
+#include "runner.h"
+
+static const char usage_text[] =
+    "Usage: etl [OPTIONS] COMMAND [ARGS]\n"
+    "\n"
+    "Moves data from sources (files, Elasticsearch, ...) through transforms into sinks\n"
+    "(files, S3, ...), as a pipeline described in a YAML file.\n"
+    "\n"
+    "Commands:\n"
+    "  run FILE              run the pipeline in FILE\n"
+    "  validate FILE         check FILE (YAML, plugins, options) without running it\n"
+    "  plugins               list plugins: path, version, ABI, connectors\n"
+    "  plugins --describe NAME\n"
+    "                        the options of a plugin or connector, with types and defaults\n"
+    "\n"
+    "Options:\n"
+    "  -q, --quiet           print errors only (no progress, no summary)\n"
+    "      --log-format F    text (default) or json (one JSON object per line)\n"
+    "  -v, --verbose         print debug messages\n"
+    "      --plugin-path DIRS\n"
+    "                        search these directories (colon-separated) for plugins first\n"
+    "  -h, --help            show this help\n"
+    "  -V, --version         show the version\n"
+    "\n"
+    "Plugins are searched in --plugin-path, the pipeline's plugin_path, ETL_PLUGIN_PATH,\n"
+    "then the installed plugin directory.\n"
+    "\n"
+    "Exit status:\n"
+    "  0  success                     5  malformed input record (no rejects file)\n"
+    "  1  failure while running       6  I/O error (unreadable input, full disk)\n"
+    "  2  bad command line            7  a retryable error outlasted the retries\n"
+    "  3  invalid pipeline file       8  credentials refused\n"
+    "  4  plugin missing or refused   9  not supported\n"
+    " 75  suspended (resume to go on) 130 interrupted\n"
+    "\n"
+    "Documentation: docs/ in the source tree (cli.md, pipelines.md, plugin-abi.md).\n";
+
+static void on_signal(int signo)
+{
+    (void)signo;
+    run_interrupted = 1;
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+typedef struct global_options {
+    bool quiet;
+    bool verbose;
+    log_format format;
+    const char *plugin_path;
+} global_options;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "etl: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'etl --help'.\n");
+    return EXIT_USAGE;
+}
+
+static int load_pipeline(const char *path, const global_options *g, pipeline **out)
+{
+    etl_buf errors = {0};
+    int status = EXIT_OK;
+    *out = pipeline_load(path, g->plugin_path, &errors, &status);
+    if (*out == NULL) {
+        /* Each line already says file:line:col. */
+        const char *text = buf_cstr(&errors);
+        while (*text) {
+            const char *nl = strchr(text, '\n');
+            size_t len = nl ? (size_t)(nl - text) : strlen(text);
+            log_msg(ETL_LOG_ERROR, "etl", "%.*s", (int)len, text);
+            text += len + (nl ? 1 : 0);
+        }
+    }
+    buf_free(&errors);
+    return status;
+}
+
+static int command_validate(const char *path, const global_options *g)
+{
+    pipeline *p = NULL;
+    int status = load_pipeline(path, g, &p);
+    if (p == NULL)
+        return status;
+    if (!g->quiet) {
+        printf("%s: OK: pipeline '%s', source %s, %zu transform%s, sink %s\n", path, p->name,
+               p->source.connector->name, p->transform_count, p->transform_count == 1 ? "" : "s",
+               p->sink.connector->name);
+    }
+    pipeline_free(p);
+    return EXIT_OK;
+}
+
+static int command_run(const char *path, const global_options *g)
+{
+    pipeline *p = NULL;
+    int status = load_pipeline(path, g, &p);
+    if (p == NULL)
+        return status;
+    install_signal_handlers();
+    run_options options = {.quiet = g->quiet,
+                           .progress_on_terminal = isatty(STDERR_FILENO) &&
+                                                   g->format == LOG_FORMAT_TEXT};
+    status = run_pipeline(p, &options);
+    pipeline_free(p);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_LOG_FORMAT = 256, OPT_PLUGIN_PATH };
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
+        {NULL, 0, NULL, 0},
+    };
+    global_options g = {.format = LOG_FORMAT_TEXT};
+    int c;
+    /* "+" stops at the command, so subcommands parse their own options. */
+    while ((c = getopt_long(argc, argv, "+hVqv", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'h': fputs(usage_text, stdout); return EXIT_OK;
+        case 'V':
+            printf("etl %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, ETL_ABI_MAJOR, ETL_ABI_MINOR);
+            return EXIT_OK;
+        case 'q': g.quiet = true; break;
+        case 'v': g.verbose = true; break;
+        case OPT_LOG_FORMAT:
+            if (strcmp(optarg, "json") == 0)
+                g.format = LOG_FORMAT_JSON;
+            else if (strcmp(optarg, "text") == 0)
+                g.format = LOG_FORMAT_TEXT;
+            else
+                return usage_error("--log-format takes 'text' or 'json', not '%s'", optarg);
+            break;
+        case OPT_PLUGIN_PATH: g.plugin_path = optarg; break;
+        default: fputs("Try 'etl --help'.\n", stderr); return EXIT_USAGE;
+        }
+    }
+    log_configure(g.format, g.verbose ? ETL_LOG_DEBUG : ETL_LOG_INFO, g.quiet);
+    if (optind >= argc)
+        return usage_error("%s", "no command given (run, validate, plugins)");
+    const char *command = argv[optind];
+    int rest = argc - optind;
+    char **args = argv + optind;
+    if (strcmp(command, "help") == 0) {
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(command, "plugins") == 0) {
+        if (g.plugin_path)
+            setenv("ETL_CLI_PLUGIN_PATH", g.plugin_path, 1);
+        return cli_plugins(rest, args);
+    }
+    if (strcmp(command, "run") == 0 || strcmp(command, "validate") == 0) {
+        if (rest != 2)
+            return usage_error("'%s' takes one pipeline file", command);
+        if (command[0] == 'r')
+            return command_run(args[1], &g);
+        return command_validate(args[1], &g);
+    }
+    return usage_error("unknown command '%s' (run, validate, plugins)", command);
+}

@@ -1,0 +1,46 @@
+/* A pipeline file turned into a plan: which connector runs at each stage,
+ * with validated options, and the run's batch, throttle and retry settings. */
+#ifndef ETL_CORE_PIPELINE_H
+#define ETL_CORE_PIPELINE_H
+
+#include <etl/plugin.h>
+
+#include "plugin_loader.h"
+#include "yaml_doc.h"
+
+typedef struct stage {
+    const etl_connector *connector;
+    const loaded_plugin *plugin;
+    etl_options *options;
+    char label[96];              /* "source file", "transform select#1" */
+} stage;
+
+typedef struct pipeline {
+    char *name;
+    char *path;
+    ynode *doc;
+    plugin_registry *registry;
+    stage source;
+    stage *transforms;
+    size_t transform_count;
+    stage sink;
+    int64_t batch_records;
+    int64_t batch_bytes;
+    double requests_per_second;
+    double records_per_second;
+    int64_t max_in_flight;
+    int64_t retry_max_attempts;
+    int64_t retry_base_ms;
+    int64_t retry_max_ms;
+    char *rejects_path;
+} pipeline;
+
+/* Loads and validates a pipeline file: YAML, plugins, connectors, options.
+ * On failure returns NULL, appends one line per problem to `errors` and sets
+ * *exit_status (EXIT_CONFIG, EXIT_PLUGIN, EXIT_IO, EXIT_UNSUPPORTED).
+ * `plugin_path` (may be NULL) is searched before everything else. */
+pipeline *pipeline_load(const char *path, const char *plugin_path, etl_buf *errors,
+                        int *exit_status);
+void pipeline_free(pipeline *p);
+
+#endif

@@ -1,0 +1,23 @@
+/* The rejects file: bad input records, each with where it came from and why,
+ * as one JSON object per line. Written under a temporary name and renamed
+ * when the run ends, like every output. */
+#ifndef ETL_CORE_REJECTS_H
+#define ETL_CORE_REJECTS_H
+
+#include <stdio.h>
+#include <etl/plugin.h>
+
+typedef struct rejects {
+    char *path;                  /* NULL: no rejects file, bad records fail the run */
+    char *temp_path;
+    FILE *file;
+    int64_t count;
+} rejects;
+
+void rejects_init(rejects *r, const char *path);
+etl_status rejects_write(rejects *r, etl_ctx *ctx, const char *record, size_t len,
+                         const char *where, const char *reason);
+/* Renames the file into place (keep = true) or removes it. */
+etl_status rejects_close(rejects *r, bool keep);
+
+#endif
