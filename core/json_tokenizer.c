@@ -74,6 +74,7 @@ void jt_reset(jt_tokenizer *t, const char *json, size_t len)
 {
     t->begin = json;
     t->p = json;
+    t->token = json;
     t->end = json + len;
     t->state = ST_VALUE;
     t->depth = 0;
@@ -718,6 +719,7 @@ static jt_token after_value(jt_tokenizer *t, const char *p)
 jt_token jt_next(jt_tokenizer *t)
 {
     const char *p = skip_space(t->p, t->end);
+    t->token = p;
     switch (t->state) {
     case ST_AFTER_VALUE:
         return after_value(t, p);
@@ -736,6 +738,11 @@ jt_token jt_next(jt_tokenizer *t)
     default:
         return JT_ERROR;
     }
+}
+
+jt_token jt_reject_token(jt_tokenizer *t, const char *reason)
+{
+    return fail(t, t->token, JT_ERR_SYNTAX, "%s", reason);
 }
 
 bool jt_validate(const char *json, size_t len, int max_depth, jt_error *err)

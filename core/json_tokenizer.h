@@ -70,6 +70,7 @@ typedef struct jt_tokenizer {
 
     /* private */
     const char *begin;
+    const char *token;           /* where the last token starts */
     const char *p;
     const char *end;
     int state;
@@ -99,6 +100,11 @@ static inline int jt_depth(const jt_tokenizer *t)
 /* "byte 17 (line 2, column 5): expected ':' after object key". Returns the
  * length snprintf would have written. */
 int jt_format_error(const jt_tokenizer *t, char *buf, size_t cap);
+
+/* Turns the last token into an error (for a caller that wanted another
+ * kind of value there, like an object for a record): the tokenizer then
+ * reports `reason` at that token's position, and returns JT_ERROR. */
+jt_token jt_reject_token(jt_tokenizer *t, const char *reason);
 
 /* Checks that `json` is exactly one valid JSON text. On failure fills *err
  * (when not NULL). */
