@@ -740,6 +740,11 @@ jt_token jt_next(jt_tokenizer *t)
     }
 }
 
+int jt_utf8_sequence_length(const char *p, const char *end)
+{
+    return utf8_sequence((const uint8_t *)p, (const uint8_t *)end);
+}
+
 jt_token jt_reject_token(jt_tokenizer *t, const char *reason)
 {
     return fail(t, t->token, JT_ERR_SYNTAX, "%s", reason);

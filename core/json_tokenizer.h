@@ -106,6 +106,11 @@ int jt_format_error(const jt_tokenizer *t, char *buf, size_t cap);
  * reports `reason` at that token's position, and returns JT_ERROR. */
 jt_token jt_reject_token(jt_tokenizer *t, const char *reason);
 
+/* Length (2 to 4) of the well-formed UTF-8 sequence of a non-ASCII byte at
+ * p; 0 when malformed (overlong, surrogate, past U+10FFFF, stray byte), -1
+ * when `end` comes first. */
+int jt_utf8_sequence_length(const char *p, const char *end);
+
 /* Checks that `json` is exactly one valid JSON text. On failure fills *err
  * (when not NULL). */
 bool jt_validate(const char *json, size_t len, int max_depth, jt_error *err);

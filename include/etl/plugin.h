@@ -512,12 +512,12 @@ typedef const etl_plugin_descriptor *(*etl_plugin_entry_fn)(const etl_host_api *
 #define ETL_PLUGIN_ENTRY_SYMBOL "etl_plugin_entry"
 
 #define ETL_PLUGIN_DEFINE(module, descriptor, host_api_var)                                   \
-    const etl_plugin_descriptor *module##_LTX_etl_plugin_entry(const etl_host_api *host);     \
-    const etl_plugin_descriptor *module##_LTX_etl_plugin_entry(const etl_host_api *host)      \
+    const etl_plugin_descriptor *module##_LTX_etl_plugin_entry(const etl_host_api *etl_host_in); \
+    const etl_plugin_descriptor *module##_LTX_etl_plugin_entry(const etl_host_api *etl_host_in)  \
     {                                                                                          \
-        if (host == NULL || host->abi_major != ETL_ABI_MAJOR)                                 \
+        if (etl_host_in == NULL || etl_host_in->abi_major != ETL_ABI_MAJOR)                   \
             return NULL;                                                                       \
-        host_api_var = host;                                                                   \
+        host_api_var = etl_host_in;                                                            \
         return &(descriptor);                                                                  \
     }
 

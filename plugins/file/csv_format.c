@@ -242,6 +242,20 @@ static etl_status put_decimal(etl_buf *b, const char *format, const struct Arrow
 static etl_status put_value(etl_buf *b, const struct ArrowSchema *s, const struct ArrowArray *a,
                             int64_t i, bool json);
 
+/* Timestamps ("ts?:UTC") and dates ("tdD") as ISO 8601 text. */
+static etl_status put_temporal(etl_buf *b, const char *format, const struct ArrowArray *a,
+                               int64_t i, bool json)
+{
+    if (format[1] != 's' && strcmp(format, "tdD") != 0)
+        return ETL_ERR_UNSUPPORTED;
+    etl_status st = json ? put(b, "\"") : ETL_OK;
+    if (st == ETL_OK && format[1] == 's')
+        st = put_timestamp(b, format, etl_arrow_int64(a, i));
+    else if (st == ETL_OK)
+        st = put_time(b, (int64_t)etl_arrow_int32(a, i) * 86400, 0, 0, true);
+    return st == ETL_OK && json ? put(b, "\"") : st;
+}
+
 static etl_status put_struct(etl_buf *b, const struct ArrowSchema *s, const struct ArrowArray *a,
                              int64_t i)
 {
@@ -310,16 +324,7 @@ static etl_status put_value(etl_buf *b, const struct ArrowSchema *s, const struc
     case 'd':
         return put_decimal(b, f, a, i);
     case 't':
-        if (json && put(b, "\"") != ETL_OK)
-            return ETL_ERR_NOMEM;
-        etl_status st;
-        if (f[1] == 's')
-            st = put_timestamp(b, f, etl_arrow_int64(a, i));
-        else if (strcmp(f, "tdD") == 0)
-            st = put_time(b, (int64_t)etl_arrow_int32(a, i) * 86400, 0, 0, true);
-        else
-            return ETL_ERR_UNSUPPORTED;
-        return st == ETL_OK && json ? put(b, "\"") : st;
+        return put_temporal(b, f, a, i, json);
     case '+':
         if (f[1] == 's')
             return put_struct(b, s, a, i);

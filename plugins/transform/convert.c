@@ -376,17 +376,62 @@ size_t cv_format_timestamp(int64_t us, char *out)
     return n;
 }
 
+/* Lays out the shortest round-trip digits the way JavaScript (and so most
+ * JSON writers) does: plain notation for exponents in [-7, 21), else "1e+21". */
 size_t cv_format_double(double v, char *out)
 {
     if (!isfinite(v))
-        return (size_t)snprintf(out, CV_TEXT_MAX, "%s", isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
-    int n = 0;
+        return (size_t)snprintf(out, CV_TEXT_MAX, "%s",
+                                isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+    if (v == 0)
+        return (size_t)snprintf(out, CV_TEXT_MAX, "0");
+    char sci[40];
     for (int precision = 1; precision <= 17; precision++) {
-        n = snprintf(out, CV_TEXT_MAX, "%.*g", precision, v);
-        if (strtod(out, NULL) == v)
+        snprintf(sci, sizeof sci, "%.*e", precision - 1, v);
+        if (strtod(sci, NULL) == v)
             break;
     }
-    return (size_t)n;
+    char digits[24];
+    size_t k = 0, o = 0;
+    const char *p = sci + (sci[0] == '-');
+    for (; *p != 'e'; p++)
+        if (*p != '.')
+            digits[k++] = *p;
+    while (k > 1 && digits[k - 1] == '0')
+        k--;
+    int n = atoi(p + 1) + 1;     /* v = 0.digits x 10^n */
+    if (v < 0)
+        out[o++] = '-';
+    if ((int)k <= n && n <= 21) {
+        memcpy(out + o, digits, k);
+        o += k;
+        for (int z = (int)k; z < n; z++)
+            out[o++] = '0';
+    } else if (0 < n && n <= 21) {
+        memcpy(out + o, digits, (size_t)n);
+        o += (size_t)n;
+        out[o++] = '.';
+        memcpy(out + o, digits + n, k - (size_t)n);
+        o += k - (size_t)n;
+    } else if (-6 < n && n <= 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int z = 0; z < -n; z++)
+            out[o++] = '0';
+        memcpy(out + o, digits, k);
+        o += k;
+    } else {
+        out[o++] = digits[0];
+        if (k > 1) {
+            out[o++] = '.';
+            memcpy(out + o, digits + 1, k - 1);
+            o += k - 1;
+        }
+        o += (size_t)snprintf(out + o, CV_TEXT_MAX - o, "e%c%d", n - 1 < 0 ? '-' : '+',
+                              abs(n - 1));
+    }
+    out[o] = '\0';
+    return o;
 }
 
 size_t cv_format_int(int64_t v, char *out)
