@@ -27,6 +27,7 @@ void format_use_registry(const plugin_registry *reg) { format_registry = reg; }
 static etl_status resolve_format(etl_ctx *ctx, const char *name, const etl_options *opts,
                                  const etl_format_vtable **vt, etl_options **validated)
 {
+    bool explicit_name = name != NULL;
     if (name == NULL && opts != NULL)
         name = options_string(opts, "type");
     if (name == NULL || *name == '\0')
@@ -46,9 +47,13 @@ static etl_status resolve_format(etl_ctx *ctx, const char *name, const etl_optio
         free(names);
         return st;
     }
-    static const char *const skip[] = {"type", NULL};
+    /* A named format reads the caller's own options (a file source's
+     * `delimiter`), which also hold keys meant for the caller. */
+    static const char *const skip_named[] = {"type", "*", NULL};
+    static const char *const skip_mapping[] = {"type", NULL};
     etl_buf errors = {0};
-    *validated = options_from_node(conn, opts ? options_node(opts) : NULL, skip, &errors);
+    *validated = options_from_node(conn, opts ? options_node(opts) : NULL,
+                                   explicit_name ? skip_named : skip_mapping, &errors);
     if (*validated == NULL) {
         etl_status st = ctx_set_error(ctx, ETL_ERR_CONFIG, 0, "format '%s': %s", name,
                                       buf_cstr(&errors));

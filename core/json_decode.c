@@ -58,16 +58,21 @@ static etl_status decode_object(decoder *d, int32_t col)
 static etl_status decode_array(decoder *d, int32_t col)
 {
     etl_status st = builder_begin_list(d->b, col);
-    int32_t item = -1;
-    while (st == ETL_OK) {
+    if (st != ETL_OK)
+        return st;
+    /* Asked even for an empty list, so that the list column has its item
+     * column from the start. */
+    int32_t item = builder_list_item(d->b, col);
+    if (item < 0)
+        return column_error(d);
+    for (;;) {
         jt_token tok = jt_next(&d->t);
         if (tok == JT_ARRAY_END)
             return builder_end_list(d->b, col);
-        if (item < 0 && (item = builder_list_item(d->b, col)) < 0)
-            return column_error(d);
         st = decode_value(d, item, tok);
+        if (st != ETL_OK)
+            return st;
     }
-    return st;
 }
 
 static etl_status decode_value(decoder *d, int32_t col, jt_token tok)

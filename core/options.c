@@ -200,7 +200,8 @@ static bool load_specs(etl_options *o, etl_buf *errors)
     size_t minimum = offsetof(etl_option_spec, type) + sizeof(etl_option_type);
     if (stride < minimum) {
         opt_error(errors, NULL, "%s declares option_spec_size %zu, less than the %zu bytes of "
-                                "an option's key and type (rebuild the plugin against etl/plugin.h)",
+                                "an option's key and type (rebuild the plugin against "
+                                "etl/plugin.h)",
                   o->label, stride, minimum);
         return false;
     }
@@ -297,7 +298,8 @@ static void wrong_value(const etl_options *o, const etl_option_spec *spec, const
 {
     char got[256];
     value_text(spec, v, got, sizeof got);
-    opt_error(errors, v, "option '%s' of %s expects %s, got %s", spec->key, o->label, expected, got);
+    opt_error(errors, v, "option '%s' of %s expects %s, got %s", spec->key, o->label, expected,
+              got);
 }
 
 /* The choice equal to `value` in "a|b|c"; fills `names` with the choices
@@ -502,6 +504,8 @@ static bool validate_into(const etl_options *o, const char *const *skip_keys, et
         if (is_skipped(key->value, skip_keys))
             continue;
         const etl_option_spec *spec = find_spec(o, key->value, NULL);
+        if (spec == NULL && is_skipped("*", skip_keys))
+            continue;
         if (spec == NULL) {
             unknown_key(o, key, skip_keys, errors);
             failed = true;
@@ -666,6 +670,11 @@ etl_options *options_from_string(const etl_connector *connector, const char *yam
         return NULL;
     }
     return o;
+}
+
+const ynode *options_node(const etl_options *o)
+{
+    return o ? o->map : NULL;
 }
 
 void options_free(etl_options *o)

@@ -10,7 +10,10 @@
  * schema. Unknown keys, wrong types, missing required keys: returns NULL
  * and appends one "file:line:col: message" line per problem to `errors`.
  * `skip_keys` (NULL-terminated, may be NULL) are keys the host consumes
- * itself (type, ...), which are not validated. */
+ * itself (type, ...), which are not validated; a "*" among them lets every
+ * key the schema does not know through (a connector's own options handed to
+ * a format). The node is copied: the caller keeps ownership of its tree.
+ * Messages in `errors` are separated by newlines, with none at the end. */
 etl_options *options_from_node(const etl_connector *connector, const ynode *node,
                                const char *const *skip_keys, etl_buf *errors);
 

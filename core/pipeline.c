@@ -63,6 +63,8 @@ static void fail(loader *l, int status, const ynode *at, const char *fmt, ...) E
 static void fail(loader *l, int status, const ynode *at, const char *fmt, ...)
 {
     char where[256];
+    if (l->errors->len && l->errors->data[l->errors->len - 1] != '\n')
+        buf_append_char(l->errors, '\n');
     if (at)
         buf_printf(l->errors, "%s: ", ynode_where(at, where, sizeof where));
     else

@@ -667,7 +667,9 @@ static etl_status list_plugins(const char *dir, char ***out, size_t *count, etl_
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
-        if (report)
+        if (report && errno == ENOENT)
+            buf_printf(report, "%s: no such directory\n", dir);
+        else if (report)
             buf_printf(report, "%s: cannot open the plugin directory: %s\n", dir,
                        strerror(errno));
         return ETL_ERR_IO;
@@ -833,27 +835,31 @@ static void add_build_tree_dir(str_list *l, const char *exe)
 /* Relocatable installs: <prefix>/bin/etl finds <prefix>/lib/etl/plugins. */
 static void add_exe_relative_dir(str_list *l, const char *exe)
 {
-    if (exe == NULL)
-        return;
-    const char *slash = strrchr(exe, '/');
+    const char *slash = exe ? strrchr(exe, '/') : NULL;
     if (slash == NULL)
         return;
-    const char *suffix = "/../lib/etl/plugins";
-    size_t len = (size_t)(slash - exe) + strlen(suffix) + 1;
+    const char *prefix_end = slash;              /* strip "/etl", then "/bin" */
+    while (prefix_end > exe && prefix_end[-1] != '/')
+        prefix_end--;
+    if (prefix_end > exe)
+        prefix_end--;
+    const char *suffix = "/lib/etl/plugins";
+    size_t len = (size_t)(prefix_end - exe) + strlen(suffix) + 1;
     char *dir = malloc(len);
     if (dir == NULL)
         return;
-    snprintf(dir, len, "%.*s%s", (int)(slash - exe), exe, suffix);
-    char *resolved = realpath(dir, NULL);
+    snprintf(dir, len, "%.*s%s", (int)(prefix_end - exe), exe, suffix);
     bool same = false;
 #ifdef PKGPLUGINDIR
+    char *resolved = realpath(dir, NULL);
     char *installed = realpath(PKGPLUGINDIR, NULL);
-    same = resolved != NULL && installed != NULL && strcmp(resolved, installed) == 0;
+    same = strcmp(dir, PKGPLUGINDIR) == 0 ||
+           (resolved != NULL && installed != NULL && strcmp(resolved, installed) == 0);
     free(installed);
+    free(resolved);
 #endif
     if (!same)
         list_add(l, dir, strlen(dir));
-    free(resolved);
     free(dir);
 }
 

@@ -41,6 +41,9 @@ static size_t min3(size_t a, size_t b, size_t c)
     return m < c ? m : c;
 }
 
+/* Levenshtein distance where swapping two adjacent characters also counts
+ * as one edit (optimal string alignment), because "tpye" and "zsdt" are the
+ * typos people make. Three rolling rows of the classic table. */
 size_t edit_distance(const char *a, const char *b)
 {
     if (a == NULL)
@@ -52,24 +55,29 @@ size_t edit_distance(const char *a, const char *b)
         return lb;
     if (lb == 0)
         return la;
-    /* One row of the classic table, plus the diagonal kept in `prev`. */
-    size_t *row = malloc((lb + 1) * sizeof *row);
-    if (row == NULL)
+    size_t *rows = malloc(3 * (lb + 1) * sizeof *rows);
+    if (rows == NULL)
         return la > lb ? la : lb;
+    size_t *before = rows, *prev = rows + lb + 1, *cur = rows + 2 * (lb + 1);
     for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
+        prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
+        cur[0] = i;
         for (size_t j = 1; j <= lb; j++) {
             size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t next = min3(row[j] + 1, row[j - 1] + 1, prev + cost);
-            prev = row[j];
-            row[j] = next;
+            size_t d = min3(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                before[j - 2] + 1 < d)
+                d = before[j - 2] + 1;
+            cur[j] = d;
         }
+        size_t *oldest = before;
+        before = prev;
+        prev = cur;
+        cur = oldest;
     }
-    size_t d = row[lb];
-    free(row);
+    size_t d = prev[lb];
+    free(rows);
     return d;
 }
 

@@ -138,9 +138,14 @@ static void report_libyaml_error(yreader *yr)
     } else {
         size_t index = p->problem_mark.index;
         bool tab = index < yr->input_len && yr->input[index] == '\t';
-        err_append(yr->err, "%s:%zu:%zu: %s%s%s%s", yr->file, p->problem_mark.line + 1,
+        /* An unclosed bracket or quote is found far from where it opened. */
+        char started[64] = "";
+        if (p->context && p->context_mark.line != p->problem_mark.line)
+            snprintf(started, sizeof started, " started at line %zu, column %zu",
+                     p->context_mark.line + 1, p->context_mark.column + 1);
+        err_append(yr->err, "%s:%zu:%zu: %s%s%s%s%s", yr->file, p->problem_mark.line + 1,
                    p->problem_mark.column + 1, problem, p->context ? " " : "",
-                   p->context ? p->context : "",
+                   p->context ? p->context : "", started,
                    tab ? " (tabs are not allowed for indentation: use spaces)" : "");
     }
 }
@@ -293,7 +298,8 @@ static bool expand_reference(yreader *yr, const ynode *at, const char *body, siz
     bool has_default = name_len + 2 <= len && body[name_len] == ':' && body[name_len + 1] == '-';
     if (name_len == 0 || (name_len != len && !has_default)) {
         yerr_node(yr, at, "bad variable reference '${%.*s}' (write ${NAME} or "
-                          "${NAME:-default}; $$ is a literal $)", (int)(len > 200 ? 200 : len), body);
+                          "${NAME:-default}; $$ is a literal $)",
+                  (int)(len > 200 ? 200 : len), body);
         return false;
     }
     char name[256];

@@ -1071,7 +1071,7 @@ static const etl_format_vtable csv_vtable = {
     .reader_close = csv_reader_close,
 };
 
-static const etl_option_spec csv_options[] = {
+static const etl_option_spec csv_option_specs[] = {
     {.key = "delimiter", .type = ETL_OPT_STRING, .default_value = ",",
      .doc = "field separator: one character, or 'tab'"},
     {.key = "header", .type = ETL_OPT_BOOL, .default_value = "true",
@@ -1089,7 +1089,7 @@ const etl_connector csv_format_connector = {
     .kind = ETL_KIND_FORMAT,
     .name = "csv",
     .summary = "Comma-separated values (RFC 4180); nested values are written as JSON text",
-    .options = csv_options,
+    .options = csv_option_specs,
     .option_spec_size = sizeof(etl_option_spec),
     .vtable = &csv_vtable,
 };

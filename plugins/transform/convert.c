@@ -356,7 +356,7 @@ size_t cv_format_date(int64_t days, char *out)
     int64_t y;
     unsigned m, d;
     cv_civil_from_days(days, &y, &m, &d);
-    int n = snprintf(out, CV_TEXT_MAX, y >= 0 && y <= 9999 ? "%04lld-%02u-%02u" : "%+lld-%02u-%02u",
+    int n = snprintf(out, CV_TEXT_MAX, y >= 0 && y <= 9999 ? "%04lld-%02u-%02u" : "%+05lld-%02u-%02u",
                      (long long)y, m, d);
     return (size_t)n;
 }
@@ -369,7 +369,9 @@ size_t cv_format_timestamp(int64_t us, char *out)
     int64_t secs = rest / US_PER_SECOND, micros = rest % US_PER_SECOND;
     n += (size_t)snprintf(out + n, CV_TEXT_MAX - n, "T%02d:%02d:%02d", (int)(secs / 3600),
                           (int)(secs / 60 % 60), (int)(secs % 60));
-    if (micros != 0)
+    if (micros != 0 && micros % 1000 == 0)
+        n += (size_t)snprintf(out + n, CV_TEXT_MAX - n, ".%03d", (int)(micros / 1000));
+    else if (micros != 0)
         n += (size_t)snprintf(out + n, CV_TEXT_MAX - n, ".%06d", (int)micros);
     out[n++] = 'Z';
     out[n] = '\0';

@@ -63,7 +63,8 @@ bool cv_parse_date(const char *s, size_t len, int32_t *days);
 
 /* Text forms; return the length written (buffers of CV_TEXT_MAX bytes). */
 size_t cv_format_date(int64_t days, char *out);
-/* "2024-05-01T10:20:30Z", with ".ffffff" only when there are microseconds. */
+/* "2024-05-01T10:20:30Z", with ".mmm" or ".uuuuuu" only when the fraction
+ * is not zero (as the host's JSON writer prints timestamps). */
 size_t cv_format_timestamp(int64_t us, char *out);
 /* The shortest text that reads back as the same double ("0.1", "1e+20"). */
 size_t cv_format_double(double v, char *out);

@@ -1,0 +1,466 @@
+#include "json_encode.h"
+
+#include "buf.h"
+#include "context.h"
+#include "json_tokenizer.h"
+
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Appends to a buffer and remembers the first failure, so that the
+ * encoders read as straight-line code; the caller checks once. */
+typedef struct writer {
+    etl_buf *out;
+    etl_status status;
+} writer;
+
+static void put(writer *w, const void *data, size_t len)
+{
+    if (w->status == ETL_OK)
+        w->status = buf_append(w->out, data, len);
+}
+
+static inline void put_char(writer *w, char c)
+{
+    etl_buf *out = w->out;
+    if (w->status == ETL_OK && out->data != NULL && out->cap - out->len > 1) {
+        out->data[out->len++] = c;
+        out->data[out->len] = '\0';
+    } else {
+        put(w, &c, 1);
+    }
+}
+
+static void put_str(writer *w, const char *s)
+{
+    put(w, s, strlen(s));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scalars                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void put_uint(writer *w, uint64_t v, bool negative)
+{
+    char digits[24];
+    char *p = digits + sizeof digits;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (negative)
+        *--p = '-';
+    put(w, p, (size_t)(digits + sizeof digits - p));
+}
+
+static void put_int(writer *w, int64_t v)
+{
+    put_uint(w, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
+}
+
+/* A number printed by %g reads back as an integer unless it has one of
+ * these; the column type should survive a round trip. */
+static void put_as_double(writer *w, const char *text, int len)
+{
+    put(w, text, (size_t)len);
+    if (strpbrk(text, ".e") == NULL)
+        put(w, ".0", 2);
+}
+
+static void put_double(writer *w, double v)
+{
+    if (!isfinite(v)) {
+        put(w, "null", 4);
+        return;
+    }
+    char text[32];
+    int len = 0;
+    for (int precision = 15; precision <= 17; precision++) {
+        len = snprintf(text, sizeof text, "%.*g", precision, v);
+        if (strtod(text, NULL) == v)
+            break;
+    }
+    put_as_double(w, text, len);
+}
+
+static void put_float(writer *w, float v)
+{
+    if (!isfinite(v)) {
+        put(w, "null", 4);
+        return;
+    }
+    char text[32];
+    int len = 0;
+    for (int precision = 6; precision <= 9; precision++) {
+        len = snprintf(text, sizeof text, "%.*g", precision, (double)v);
+        if (strtof(text, NULL) == v)
+            break;
+    }
+    put_as_double(w, text, len);
+}
+
+static const char hex_digits[] = "0123456789abcdef";
+
+static void put_escaped_byte(writer *w, unsigned char c)
+{
+    switch (c) {
+    case '"': put(w, "\\\"", 2); return;
+    case '\\': put(w, "\\\\", 2); return;
+    case '\n': put(w, "\\n", 2); return;
+    case '\r': put(w, "\\r", 2); return;
+    case '\t': put(w, "\\t", 2); return;
+    case '\b': put(w, "\\b", 2); return;
+    case '\f': put(w, "\\f", 2); return;
+    default: {
+        char u[6] = {'\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 15]};
+        put(w, u, sizeof u);
+    }
+    }
+}
+
+static void put_string(writer *w, const char *s, size_t len)
+{
+    const char *end = s + len;
+    put_char(w, '"');
+    while (s < end) {
+        const char *run = s;
+        for (;;) {
+            unsigned char c = (unsigned char)*s;
+            if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+                if (++s == end)
+                    break;
+                continue;
+            }
+            if (c < 0x80)
+                break;
+            int n = jt_utf8_sequence_length(s, end);
+            if (n <= 0)
+                break;
+            s += n;
+            if (s == end)
+                break;
+        }
+        put(w, run, (size_t)(s - run));
+        if (s == end)
+            break;
+        if ((unsigned char)*s < 0x80) {
+            put_escaped_byte(w, (unsigned char)*s);
+        } else {
+            put(w, "\xEF\xBF\xBD", 3);   /* not UTF-8: U+FFFD */
+        }
+        s++;
+    }
+    put_char(w, '"');
+}
+
+static void put_base64(writer *w, const unsigned char *p, size_t len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    put_char(w, '"');
+    for (size_t k = 0; k < len; k += 3) {
+        uint32_t v = (uint32_t)p[k] << 16;
+        if (k + 1 < len)
+            v |= (uint32_t)p[k + 1] << 8;
+        if (k + 2 < len)
+            v |= p[k + 2];
+        char quad[4] = {alphabet[v >> 18], alphabet[(v >> 12) & 63],
+                        k + 1 < len ? alphabet[(v >> 6) & 63] : '=',
+                        k + 2 < len ? alphabet[v & 63] : '='};
+        put(w, quad, 4);
+    }
+    put_char(w, '"');
+}
+
+/* Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
+ * civil_from_days). */
+static void civil_from_days(int64_t days, int64_t *year, int *month, int *day)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = yoe + era * 400 + (*month <= 2);
+}
+
+static int format_date(char *text, size_t cap, int64_t days)
+{
+    int64_t year;
+    int month, day;
+    civil_from_days(days, &year, &month, &day);
+    /* ISO 8601 expanded years outside 0000-9999. */
+    const char *year_format = (year >= 0 && year <= 9999) ? "%04lld-%02d-%02d" : "%+05lld-%02d-%02d";
+    return snprintf(text, cap, year_format, (long long)year, month, day);
+}
+
+static void put_date(writer *w, int32_t days)
+{
+    char text[48];
+    int len = format_date(text + 1, sizeof text - 2, days);
+    text[0] = '"';
+    text[len + 1] = '"';
+    put(w, text, (size_t)len + 2);
+}
+
+/* "2024-12-15T10:20:30Z", with .mmm or .uuuuuu only when the fraction is
+ * not zero. */
+static void put_timestamp(writer *w, int64_t us)
+{
+    const int64_t us_per_day = INT64_C(86400000000);
+    int64_t days = us / us_per_day, rest = us % us_per_day;
+    if (rest < 0) {
+        rest += us_per_day;
+        days--;
+    }
+    int64_t seconds = rest / 1000000, fraction = rest % 1000000;
+    char text[80];
+    int len = format_date(text + 1, 40, days);
+    len += snprintf(text + 1 + len, sizeof text - 1 - (size_t)len, "T%02d:%02d:%02d",
+                    (int)(seconds / 3600), (int)(seconds / 60 % 60), (int)(seconds % 60));
+    if (fraction % 1000 == 0 && fraction != 0)
+        len += snprintf(text + 1 + len, sizeof text - 1 - (size_t)len, ".%03d", (int)(fraction / 1000));
+    else if (fraction != 0)
+        len += snprintf(text + 1 + len, sizeof text - 1 - (size_t)len, ".%06d", (int)fraction);
+    text[0] = '"';
+    memcpy(text + 1 + len, "Z\"", 2);
+    put(w, text, (size_t)len + 3);
+}
+
+__extension__ typedef unsigned __int128 u128;
+
+/* decimal128 as a JSON number with exactly `scale` fraction digits. */
+static void put_decimal(writer *w, uint64_t lo, int64_t hi, int scale)
+{
+    u128 v = ((u128)(uint64_t)hi << 64) | lo;
+    bool negative = hi < 0;
+    if (negative)
+        v = 0 - v;
+    char digits[48];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    while (scale > 0 && n <= scale)
+        digits[n++] = '0';
+    char text[96];
+    int len = 0;
+    if (negative)
+        text[len++] = '-';
+    for (int k = n - 1; k >= 0; k--) {
+        text[len++] = digits[k];
+        if (k == scale && k > 0)
+            text[len++] = '.';
+    }
+    put(w, text, (size_t)len);
+    for (int k = 0; k < -scale && k < 40; k++)
+        put_char(w, '0');
+}
+
+/* ------------------------------------------------------------------------ */
+/* Values by format                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void put_value(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
+                      int64_t i);
+
+static void put_members(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
+                        int64_t i)
+{
+    put_char(w, '{');
+    int64_t child_index = i + a->offset;
+    for (int64_t k = 0; k < s->n_children && k < a->n_children; k++) {
+        if (k > 0)
+            put_char(w, ',');
+        const char *name = s->children[k]->name ? s->children[k]->name : "";
+        put_string(w, name, strlen(name));
+        put_char(w, ':');
+        put_value(w, s->children[k], a->children[k], child_index);
+    }
+    put_char(w, '}');
+}
+
+static void put_list(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
+                     int64_t i)
+{
+    int64_t begin, end;
+    etl_arrow_list_range(a, i, &begin, &end);
+    put_char(w, '[');
+    for (int64_t k = begin; k < end; k++) {
+        if (k > begin)
+            put_char(w, ',');
+        put_value(w, s->children[0], a->children[0], k);
+    }
+    put_char(w, ']');
+}
+
+static void unsupported(writer *w, const struct ArrowSchema *s)
+{
+    if (w->status == ETL_OK)
+        w->status = ctx_set_error(NULL, ETL_ERR_UNSUPPORTED, 0,
+                                  "column '%s': Arrow format '%s' cannot be written as JSON",
+                                  s->name ? s->name : "", s->format);
+}
+
+static void put_bytes_value(writer *w, const struct ArrowArray *a, int64_t i, bool text)
+{
+    size_t len;
+    const char *p = etl_arrow_bytes(a, i, &len);
+    if (text)
+        put_string(w, p, len);
+    else
+        put_base64(w, (const unsigned char *)p, len);
+}
+
+static void put_timeish(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
+                        int64_t i)
+{
+    if (strncmp(s->format, "tsu:", 4) == 0)
+        put_timestamp(w, etl_arrow_int64(a, i));
+    else if (strcmp(s->format, "tdD") == 0)
+        put_date(w, etl_arrow_int32(a, i));
+    else
+        unsupported(w, s);
+}
+
+static void put_decimal_value(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
+                              int64_t i)
+{
+    const char *comma = strchr(s->format, ',');
+    if (strncmp(s->format, "d:", 2) != 0 || comma == NULL) {
+        unsupported(w, s);
+        return;
+    }
+    int scale = atoi(comma + 1);
+    if (scale > 38 || scale < -38) {
+        unsupported(w, s);
+        return;
+    }
+    uint64_t lo;
+    int64_t hi;
+    etl_arrow_decimal128(a, i, &lo, &hi);
+    put_decimal(w, lo, hi, scale);
+}
+
+static void put_small_int(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
+                          int64_t i)
+{
+    int64_t j = i + a->offset;
+    switch (s->format[0]) {
+    case 'c': put_int(w, ((const int8_t *)a->buffers[1])[j]); break;
+    case 'C': put_int(w, ((const uint8_t *)a->buffers[1])[j]); break;
+    case 's': put_int(w, ((const int16_t *)a->buffers[1])[j]); break;
+    case 'S': put_int(w, ((const uint16_t *)a->buffers[1])[j]); break;
+    case 'I': put_int(w, ((const uint32_t *)a->buffers[1])[j]); break;
+    default: put_uint(w, ((const uint64_t *)a->buffers[1])[j], false); break;
+    }
+}
+
+static void put_value(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
+                      int64_t i)
+{
+    const char *f = s->format;
+    if (strcmp(f, "n") == 0 || !etl_arrow_is_valid(a, i)) {
+        put(w, "null", 4);
+        return;
+    }
+    bool single = f[1] == '\0';
+    if (single) {
+        switch (f[0]) {
+        case 'b': put_str(w, etl_arrow_bool(a, i) ? "true" : "false"); return;
+        case 'i': put_int(w, etl_arrow_int32(a, i)); return;
+        case 'l': put_int(w, etl_arrow_int64(a, i)); return;
+        case 'g': put_double(w, etl_arrow_double(a, i)); return;
+        case 'f': put_float(w, etl_arrow_float(a, i)); return;
+        case 'u': put_bytes_value(w, a, i, true); return;
+        case 'z': put_bytes_value(w, a, i, false); return;
+        case 'c': case 'C': case 's': case 'S': case 'I': case 'L':
+            put_small_int(w, s, a, i);
+            return;
+        default: break;
+        }
+    }
+    if (strcmp(f, "+s") == 0)
+        put_members(w, s, a, i);
+    else if (strcmp(f, "+l") == 0)
+        put_list(w, s, a, i);
+    else if (f[0] == 't')
+        put_timeish(w, s, a, i);
+    else if (f[0] == 'd')
+        put_decimal_value(w, s, a, i);
+    else
+        unsupported(w, s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Entry points                                                              */
+/* ------------------------------------------------------------------------ */
+
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void make_c_locale(void)
+{
+    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+/* printf and strtod follow LC_NUMERIC; JSON needs '.' whatever it is. */
+static locale_t enter_c_locale(void)
+{
+    pthread_once(&c_locale_once, make_c_locale);
+    return c_locale != (locale_t)0 ? uselocale(c_locale) : (locale_t)0;
+}
+
+static void leave_c_locale(locale_t previous)
+{
+    if (previous != (locale_t)0)
+        uselocale(previous);
+}
+
+static etl_status finish(writer *w, size_t start_len)
+{
+    if (w->status != ETL_OK && w->out->data != NULL) {
+        w->out->len = start_len;
+        w->out->data[start_len] = '\0';
+    }
+    return w->status;
+}
+
+etl_status json_encode_row(const etl_batch *batch, int64_t row, etl_buf *out)
+{
+    writer w = {out, ETL_OK};
+    size_t start_len = out->len;
+    if (row < 0 || row >= batch->num_rows)
+        return ctx_set_error(NULL, ETL_ERR_PERMANENT, 0, "row %lld is outside the batch (%lld rows)",
+                             (long long)row, (long long)batch->num_rows);
+    locale_t previous = enter_c_locale();
+    put_members(&w, batch->schema, batch->array, row);
+    leave_c_locale(previous);
+    return finish(&w, start_len);
+}
+
+etl_status json_encode_string(etl_buf *out, const char *s, size_t len)
+{
+    writer w = {out, ETL_OK};
+    size_t start_len = out->len;
+    put_string(&w, s, len);
+    return finish(&w, start_len);
+}
+
+etl_status json_encode_double(etl_buf *out, double v)
+{
+    writer w = {out, ETL_OK};
+    size_t start_len = out->len;
+    locale_t previous = enter_c_locale();
+    put_double(&w, v);
+    leave_c_locale(previous);
+    return finish(&w, start_len);
+}

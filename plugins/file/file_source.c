@@ -1,0 +1,492 @@
+/* The file source: one path or a glob of local files, read in sorted order,
+ * decompressed on the fly and decoded by a format (ndjson, csv, ...).
+ * Cursor: {"file": path, "file_index": N, "records": R}: R records of that
+ * file were returned; restore decodes and drops them. */
+#include "file_internal.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+typedef struct file_source {
+    etl_ctx *ctx;
+    const etl_options *format_opts;  /* the `format` mapping, may be NULL */
+    const char *format_type;         /* its type; NULL or "auto": by extension */
+    file_compression compression;
+    char **paths;
+    size_t npaths;
+    size_t index;                    /* the file being read */
+    int64_t records;                 /* records of that file returned so far */
+    file_input *input;
+    etl_byte_source bytes;
+    etl_format_reader *reader;
+} file_source;
+
+/* ---- which files ---------------------------------------------------- */
+
+static bool has_glob_chars(const char *path) { return strpbrk(path, "*?[") != NULL; }
+
+static int compare_paths(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static etl_status add_path(file_source *s, const char *path)
+{
+    char **paths = file_host->realloc(s->paths, (s->npaths + 1) * sizeof *paths);
+    if (paths == NULL)
+        return file_host->set_error(s->ctx, ETL_ERR_NOMEM, 0, "file source: out of memory");
+    s->paths = paths;
+    s->paths[s->npaths] = file_strdup(path);
+    if (s->paths[s->npaths] == NULL)
+        return file_host->set_error(s->ctx, ETL_ERR_NOMEM, 0, "file source: out of memory");
+    s->npaths++;
+    return ETL_OK;
+}
+
+static etl_status expand_glob(file_source *s, const char *pattern, const char *where)
+{
+    glob_t g;
+    int rc = glob(pattern, 0, NULL, &g);
+    if (rc == GLOB_NOMATCH) {
+        globfree(&g);
+        return file_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
+                                    "%s: no files match '%s' (the pattern is relative to the "
+                                    "directory etl runs in)", where, pattern);
+    }
+    if (rc != 0) {
+        globfree(&g);
+        return file_host->set_error(s->ctx, ETL_ERR_IO, errno, "%s: cannot list files for '%s': %s",
+                                    where, pattern, strerror(errno));
+    }
+    etl_status st = ETL_OK;
+    for (size_t i = 0; i < g.gl_pathc && st == ETL_OK; i++) {
+        struct stat info;
+        /* A glob over a directory tree matches folders too: read only files. */
+        if (stat(g.gl_pathv[i], &info) == 0 && S_ISDIR(info.st_mode))
+            continue;
+        st = add_path(s, g.gl_pathv[i]);
+    }
+    globfree(&g);
+    if (st == ETL_OK && s->npaths == 0)
+        return file_host->set_error(s->ctx, ETL_ERR_CONFIG, 0, "%s: no files match '%s'", where,
+                                    pattern);
+    /* glob() sorts by the locale; byte order makes runs repeatable anywhere. */
+    qsort(s->paths, s->npaths, sizeof *s->paths, compare_paths);
+    return st;
+}
+
+static etl_status check_readable(file_source *s, const char *path)
+{
+    struct stat info;
+    if (stat(path, &info) != 0)
+        return file_host->set_error(s->ctx, ETL_ERR_IO, errno, "cannot read %s: %s", path,
+                                    strerror(errno));
+    if (S_ISDIR(info.st_mode))
+        return file_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
+                                    "%s is a directory: give a file or a glob such as "
+                                    "'%s/*.ndjson'", path, path);
+    return ETL_OK;
+}
+
+/* ---- which format --------------------------------------------------- */
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t m = strlen(suffix);
+    return n >= m && strncmp(s + n - m, suffix, m) == 0;
+}
+
+/* The format of `path` from its extension, ignoring .gz/.zst; NULL if the
+ * name does not tell. */
+static const char *format_from_name(const char *path)
+{
+    size_t n = strlen(path);
+    static const char *const compressed[] = {".gz", ".zst", ".zstd"};
+    for (size_t i = 0; i < 3; i++) {
+        if (ends_with(path, n, compressed[i])) {
+            n -= strlen(compressed[i]);
+            break;
+        }
+    }
+    if (ends_with(path, n, ".ndjson") || ends_with(path, n, ".jsonl") || ends_with(path, n, ".json"))
+        return "ndjson";
+    if (ends_with(path, n, ".csv"))
+        return "csv";
+    return NULL;
+}
+
+static bool format_is_auto(const file_source *s)
+{
+    return s->format_type == NULL || strcmp(s->format_type, "auto") == 0;
+}
+
+static const char *format_of(const file_source *s, const char *path)
+{
+    return format_is_auto(s) ? format_from_name(path) : s->format_type;
+}
+
+static etl_status check_formats(file_source *s, const etl_options *opts)
+{
+    for (size_t i = 0; i < s->npaths; i++) {
+        if (format_of(s, s->paths[i]) == NULL)
+            return file_host->set_error(
+                s->ctx, ETL_ERR_CONFIG, 0,
+                "%s: cannot tell the format of '%s' from its name (known: .ndjson, .jsonl, "
+                ".json, .csv, optionally .gz or .zst); set format: ndjson or format: csv",
+                file_host->opt_where(opts, "path"), s->paths[i]);
+    }
+    return ETL_OK;
+}
+
+/* ---- open ------------------------------------------------------------ */
+
+static void source_close(void *state);
+
+static etl_status read_options(file_source *s, const etl_options *opts)
+{
+    const char *path = file_host->opt_string(opts, "path");
+    const char *where = file_host->opt_where(opts, "path");
+    if (path == NULL || *path == '\0')
+        return file_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
+                                    "%s: the file source needs a path (a file or a glob)", where);
+    const char *compression = file_host->opt_string(opts, "compression");
+    if (compression != NULL && !file_compression_parse(compression, &s->compression))
+        return file_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
+                                    "%s: compression must be auto, none, gzip or zstd, not '%s'",
+                                    file_host->opt_where(opts, "compression"), compression);
+    s->format_opts = file_host->opt_map(opts, "format");
+    s->format_type = s->format_opts ? file_host->opt_string(s->format_opts, "type") : NULL;
+    etl_status st = has_glob_chars(path) ? expand_glob(s, path, where) : add_path(s, path);
+    for (size_t i = 0; i < s->npaths && st == ETL_OK; i++)
+        st = check_readable(s, s->paths[i]);
+    return st == ETL_OK ? check_formats(s, opts) : st;
+}
+
+static etl_status source_open(etl_ctx *ctx, const etl_options *opts, void **state)
+{
+    file_source *s = file_host->alloc(sizeof *s);
+    if (s == NULL)
+        return file_host->set_error(ctx, ETL_ERR_NOMEM, 0, "file source: out of memory");
+    memset(s, 0, sizeof *s);
+    s->ctx = ctx;
+    etl_status st = read_options(s, opts);
+    if (st != ETL_OK) {
+        source_close(s);
+        return st;
+    }
+    *state = s;
+    return ETL_OK;
+}
+
+/* ---- reading ------------------------------------------------------- */
+
+static etl_status open_current(file_source *s)
+{
+    const char *path = s->paths[s->index];
+    etl_status st = file_input_open(s->ctx, path, s->compression, &s->input, &s->bytes);
+    if (st == ETL_OK)
+        st = file_host->format_reader_open(s->ctx, format_of(s, path), s->format_opts, &s->bytes,
+                                           &s->reader);
+    if (st == ETL_OK)
+        file_host->log(s->ctx, ETL_LOG_DEBUG, "reading %s as %s", path, format_of(s, path));
+    return st;
+}
+
+static void close_current(file_source *s)
+{
+    file_host->format_reader_close(s->reader);
+    s->reader = NULL;
+    file_input_close(s->input);
+    s->input = NULL;
+}
+
+static etl_status source_read(void *state, etl_builder *out, int64_t max_records,
+                              int64_t max_bytes)
+{
+    file_source *s = state;
+    int64_t total = 0;
+    while (total < max_records) {
+        if (s->index >= s->npaths)
+            return ETL_END;
+        if (s->reader == NULL) {
+            etl_status st = open_current(s);
+            if (st != ETL_OK)
+                return st;
+        }
+        int64_t before = file_host->builder_rows(out);
+        etl_status st = file_host->format_read(s->reader, out, max_records - total, max_bytes);
+        int64_t got = file_host->builder_rows(out) - before;
+        total += got;
+        s->records += got;
+        if (st == ETL_END) {
+            close_current(s);
+            s->index++;
+            s->records = 0;
+            continue;
+        }
+        return st;   /* ETL_OK: max_records or max_bytes reached; or a failure */
+    }
+    return ETL_OK;
+}
+
+/* ---- the cursor ---------------------------------------------------- */
+
+static etl_status put_json_string(etl_buf *b, const char *s)
+{
+    etl_status st = file_host->buf_append(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && st == ETL_OK; p++) {
+        if (*p == '"' || *p == '\\')
+            st = file_host->buf_printf(b, "\\%c", *p);
+        else if (*p < 0x20)
+            st = file_host->buf_printf(b, "\\u%04x", *p);
+        else
+            st = file_host->buf_append(b, p, 1);
+    }
+    return st == ETL_OK ? file_host->buf_append(b, "\"", 1) : st;
+}
+
+static etl_status source_checkpoint(void *state, etl_buf *cursor)
+{
+    file_source *s = state;
+    const char *file = s->index < s->npaths ? s->paths[s->index] : "";
+    etl_status st = file_host->buf_append(cursor, "{\"file\":", 8);
+    if (st == ETL_OK)
+        st = put_json_string(cursor, file);
+    if (st == ETL_OK)
+        st = file_host->buf_printf(cursor, ",\"file_index\":%zu,\"records\":%lld}", s->index,
+                                   (long long)s->records);
+    return st;
+}
+
+/* A reader of the cursor object this source writes: string and integer
+ * members only. */
+typedef struct cursor_parse {
+    const char *p, *end;
+} cursor_parse;
+
+static void skip_space(cursor_parse *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+static bool expect_char(cursor_parse *c, char ch)
+{
+    skip_space(c);
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return true;
+    }
+    return false;
+}
+
+static int hex_value(char h)
+{
+    if (h >= '0' && h <= '9')
+        return h - '0';
+    if (h >= 'a' && h <= 'f')
+        return h - 'a' + 10;
+    if (h >= 'A' && h <= 'F')
+        return h - 'A' + 10;
+    return -1;
+}
+
+/* A JSON string into `out` (\uXXXX below 0x80 only: what checkpoint writes
+ * escaped; other bytes are copied as they are). */
+static bool parse_string(cursor_parse *c, etl_buf *out)
+{
+    if (!expect_char(c, '"'))
+        return false;
+    while (c->p < c->end && *c->p != '"') {
+        char ch = *c->p++;
+        if (ch == '\\') {
+            if (c->p >= c->end)
+                return false;
+            char e = *c->p++;
+            if (e == 'u') {
+                if (c->end - c->p < 4)
+                    return false;
+                int v = 0;
+                for (int k = 0; k < 4; k++) {
+                    int h = hex_value(c->p[k]);
+                    if (h < 0)
+                        return false;
+                    v = v * 16 + h;
+                }
+                if (v >= 0x80)
+                    return false;
+                c->p += 4;
+                ch = (char)v;
+            } else {
+                const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+                const char *at = strchr(from, e);
+                if (at == NULL || e == '\0')
+                    return false;
+                ch = to[at - from];
+            }
+        }
+        if (file_host->buf_append(out, &ch, 1) != ETL_OK)
+            return false;
+    }
+    return c->p < c->end && *c->p++ == '"' && file_host->buf_append(out, "", 1) == ETL_OK;
+}
+
+static bool parse_count(cursor_parse *c, int64_t *out)
+{
+    skip_space(c);
+    int64_t v = 0;
+    const char *start = c->p;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9' && v < INT64_MAX / 10 - 9)
+        v = v * 10 + (*c->p++ - '0');
+    *out = v;
+    return c->p > start;
+}
+
+static bool parse_cursor(const char *json, size_t len, etl_buf *file, int64_t *index,
+                         int64_t *records)
+{
+    cursor_parse c = {json, json + len};
+    bool have_file = false, have_index = false, have_records = false;
+    if (!expect_char(&c, '{'))
+        return false;
+    do {
+        etl_buf key = {0};
+        bool ok = parse_string(&c, &key) && expect_char(&c, ':');
+        if (ok && strcmp(key.data, "file") == 0)
+            ok = have_file = parse_string(&c, file);
+        else if (ok && strcmp(key.data, "file_index") == 0)
+            ok = have_index = parse_count(&c, index);
+        else if (ok && strcmp(key.data, "records") == 0)
+            ok = have_records = parse_count(&c, records);
+        else
+            ok = false;
+        file_host->buf_free(&key);
+        if (!ok)
+            return false;
+    } while (expect_char(&c, ','));
+    return expect_char(&c, '}') && have_file && have_index && have_records;
+}
+
+/* Finds the cursor's file in today's list: at the same index if nothing
+ * changed, else by name. */
+static bool locate(file_source *s, const char *file, int64_t index)
+{
+    if (*file == '\0') {
+        s->index = s->npaths;   /* every file was read */
+        return index >= (int64_t)s->npaths;
+    }
+    if (index >= 0 && index < (int64_t)s->npaths && strcmp(s->paths[index], file) == 0) {
+        s->index = (size_t)index;
+        return true;
+    }
+    for (size_t i = 0; i < s->npaths; i++) {
+        if (strcmp(s->paths[i], file) == 0) {
+            s->index = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Decodes and drops the records the cursor says were already returned. */
+static etl_status skip_records(file_source *s, int64_t records)
+{
+    etl_builder *scratch = file_host->builder_new(s->ctx);
+    if (scratch == NULL)
+        return file_host->set_error(s->ctx, ETL_ERR_NOMEM, 0, "file source: out of memory");
+    etl_status st = open_current(s);
+    while (st == ETL_OK && s->records < records) {
+        int64_t want = records - s->records < 10000 ? records - s->records : 10000;
+        st = file_host->format_read(s->reader, scratch, want, INT64_MAX);
+        int64_t got = file_host->builder_rows(scratch);
+        s->records += got;
+        etl_batch *dropped = NULL;
+        etl_status fin = file_host->builder_finish(scratch, &dropped);
+        if (dropped != NULL)
+            file_host->batch_release(dropped);
+        if (st == ETL_OK && fin != ETL_OK)
+            st = fin;
+        if (st == ETL_END && s->records < records)
+            st = file_host->set_error(s->ctx, ETL_ERR_PERMANENT, 0,
+                                      "%s: the checkpoint says %lld records were read but the file "
+                                      "now has %lld: it changed since; reset the state to read "
+                                      "from the start", s->paths[s->index], (long long)records,
+                                      (long long)s->records);
+        else if (st == ETL_END)
+            st = ETL_OK;         /* the next read() moves on to the next file */
+        if (st == ETL_OK && got == 0)
+            st = file_host->set_error(s->ctx, ETL_ERR_PERMANENT, 0,
+                                      "%s: the format returned no records while skipping to the "
+                                      "checkpoint", s->paths[s->index]);
+    }
+    file_host->builder_free(scratch);
+    return st;
+}
+
+static etl_status source_restore(void *state, const char *json, size_t len)
+{
+    file_source *s = state;
+    etl_buf file = {0};
+    int64_t index = 0, records = 0;
+    etl_status st = ETL_OK;
+    if (!parse_cursor(json, len, &file, &index, &records))
+        st = file_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
+                                  "file source: the saved cursor '%.*s' is not one this source "
+                                  "writes; reset the pipeline's state", (int)(len > 200 ? 200 : len),
+                                  json);
+    else if (!locate(s, file.data, index))
+        st = file_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
+                                  "file source: the saved cursor points into '%s', which the path "
+                                  "no longer matches; reset the pipeline's state to start over",
+                                  file.data);
+    else if (s->index < s->npaths && records > 0)
+        st = skip_records(s, records);
+    file_host->buf_free(&file);
+    return st;
+}
+
+static void source_close(void *state)
+{
+    file_source *s = state;
+    if (s == NULL)
+        return;
+    close_current(s);
+    for (size_t i = 0; i < s->npaths; i++)
+        file_host->free(s->paths[i]);
+    file_host->free(s->paths);
+    file_host->free(s);
+}
+
+static const etl_source_vtable source_vtable = {
+    .struct_size = sizeof(etl_source_vtable),
+    .open = source_open,
+    .read = source_read,
+    .checkpoint = source_checkpoint,
+    .restore = source_restore,
+    .close = source_close,
+};
+
+static const etl_option_spec source_options[] = {
+    {.key = "path", .type = ETL_OPT_STRING, .flags = ETL_OPT_REQUIRED,
+     .doc = "a file, or a glob such as data/*.ndjson.gz (matching files are read in sorted order)"},
+    {.key = "format", .type = ETL_OPT_ANY, .default_value = "auto",
+     .doc = "auto (from the extension, ignoring .gz/.zst), ndjson, csv, or a mapping such as "
+            "{type: csv, delimiter: ';'}"},
+    {.key = "compression", .type = ETL_OPT_ENUM, .default_value = "auto",
+     .doc = "auto (from the extension, else the first bytes), none, gzip or zstd",
+     .choices = "auto|none|gzip|zstd"},
+    {.key = NULL},
+};
+
+const etl_connector file_source_connector = {
+    .struct_size = sizeof(etl_connector),
+    .kind = ETL_KIND_SOURCE,
+    .name = "file",
+    .summary = "Reads local files (one path or a glob; plain, gzip or zstd) in ndjson or csv",
+    .options = source_options,
+    .option_spec_size = sizeof(etl_option_spec),
+    .vtable = &source_vtable,
+};
