@@ -348,6 +348,8 @@ etl_status batch_filter(etl_ctx *ctx, const etl_batch *in, const uint8_t *keep,
                         etl_batch **out)
 {
     *out = NULL;
+    if (keep == NULL && in->num_rows > 0)
+        return ctx_set_error(ctx, ETL_ERR_PERMANENT, 0, "filter: no keep flags given");
     int64_t n = 0;
     int64_t *idx = malloc((size_t)(in->num_rows ? in->num_rows : 1) * sizeof *idx);
     if (idx == NULL)

@@ -473,7 +473,7 @@ static void col_truncate(etl_builder *b, int32_t col, int64_t n)
         if (c->type == ETL_TYPE_LIST) {
             if (c->item >= 0)
                 col_truncate(b, c->item, end);
-        } else {
+        } else if (c->data.p) {
             memset(c->data.p + end, 0, c->data.len - (size_t)end);
             c->data.len = (size_t)end;
         }
@@ -922,7 +922,7 @@ int32_t builder_field(etl_builder *b, int32_t parent, const char *name, size_t n
             if (st != ETL_OK)
                 return st;
         } else if (p->type != ETL_TYPE_STRUCT) {
-            return mismatch(b, parent, "struct (field)");
+            return col_error(b, parent, ETL_ERR_DATA, "cannot have fields: it is not a struct", "");
         }
     }
     kidset *ks = kids_of(b, parent);
@@ -997,7 +997,7 @@ int32_t builder_list_item(etl_builder *b, int32_t list_column)
         if (st != ETL_OK)
             return st;
     } else if (b->cols[list_column].type != ETL_TYPE_LIST) {
-        return mismatch(b, list_column, "list (item)");
+        return col_error(b, list_column, ETL_ERR_DATA, "cannot have elements: it is not a list", "");
     }
     return ensure_item(b, list_column);
 }
@@ -1115,7 +1115,7 @@ etl_status builder_begin_struct(etl_builder *b, int32_t col)
 etl_status builder_end_struct(etl_builder *b, int32_t col)
 {
     if ((uint32_t)col < (uint32_t)b->ncols && b->cols[col].type != ETL_TYPE_STRUCT)
-        return mismatch(b, col, "end_struct");
+        return col_error(b, col, ETL_ERR_PERMANENT, "end_struct on a column that is no struct", "");
     return close_until(b, col, "end_struct");
 }
 
@@ -1145,7 +1145,7 @@ etl_status builder_begin_list(etl_builder *b, int32_t col)
 etl_status builder_end_list(etl_builder *b, int32_t col)
 {
     if ((uint32_t)col < (uint32_t)b->ncols && b->cols[col].type != ETL_TYPE_LIST)
-        return mismatch(b, col, "end_list");
+        return col_error(b, col, ETL_ERR_PERMANENT, "end_list on a column that is no list", "");
     if ((uint32_t)col < (uint32_t)b->ncols && b->cols[col].open &&
         b->cols[b->cols[col].item].len > INT32_MAX)
         return col_error(b, col, ETL_ERR_DATA, "more than 2^31 elements in one batch", "");
@@ -1509,8 +1509,9 @@ static void builder_reset_rows(etl_builder *b)
     for (int32_t i = 0; i < b->ncols; i++) {
         b->cols[i].len = 0;
         b->cols[i].open = false;
-        col_layout_init(b, i);
     }
+    for (int32_t i = 0; i < b->ncols; i++)
+        col_layout_init(b, i);
     b->rows = 0;
     b->bytes = 0;
     b->depth = 0;

@@ -14,6 +14,7 @@
 #include "host_api.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <ltdl.h>
@@ -570,6 +571,23 @@ static etl_status check_permissions(const char *path, char *err, size_t err_len)
     return refuse_world_writable(path, false, err, err_len);
 }
 
+/* libltdl reports most dlopen failures as "file not found"; the system's
+ * own reason ("undefined symbol: x", "wrong ELF class") is what the user
+ * needs, so ask dlopen once more just for its message. */
+static bool dlopen_reason(const char *path, char *out, size_t len)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (h != NULL) {
+        dlclose(h);
+        return false;
+    }
+    const char *why = dlerror();
+    if (why == NULL)
+        return false;
+    snprintf(out, len, "%s", why);
+    return true;
+}
+
 static lt_dlhandle open_module(const char *path, char *err, size_t err_len)
 {
     lt_dladvise advise;
@@ -584,8 +602,11 @@ static lt_dlhandle open_module(const char *path, char *err, size_t err_len)
     lt_dlhandle h = lt_dlopenadvise(path, advise);
     if (h == NULL) {
         const char *why = lt_dlerror();
+        char detail[512];
         refuse(err, err_len, path, "cannot load: %s; is it an etl plugin built for this system?",
-               why ? why : "unknown error");
+               dlopen_reason(path, detail, sizeof detail) ? detail
+               : why                                       ? why
+                                                           : "unknown error");
     }
     lt_dladvise_destroy(&advise);
     return h;

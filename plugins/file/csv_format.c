@@ -166,16 +166,21 @@ static etl_status put_base64(etl_buf *b, const unsigned char *p, size_t len)
         if (i + 2 < len)
             v |= p[i + 2];
         char q[4] = {alphabet[v >> 18 & 63], alphabet[v >> 12 & 63],
-                     i + 1 < len ? alphabet[v >> 6 & 63] : '=', i + 2 < len ? alphabet[v & 63] : '='};
+                     i + 1 < len ? alphabet[v >> 6 & 63] : '=',
+                     i + 2 < len ? alphabet[v & 63] : '='};
         st = file_host->buf_append(b, q, 4);
     }
     return st;
 }
 
 /* Floor division, so that times before 1970 split correctly. */
-static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
 
-static etl_status put_time(etl_buf *b, int64_t seconds, int64_t fraction, int digits, bool date_only)
+static etl_status put_time(etl_buf *b, int64_t seconds, int64_t fraction, int digits,
+                           bool date_only)
 {
     time_t t = (time_t)seconds;
     struct tm tm;
@@ -216,9 +221,9 @@ static etl_status put_decimal(etl_buf *b, const char *format, const struct Arrow
     uint64_t lo;
     int64_t hi;
     etl_arrow_decimal128(a, i, &lo, &hi);
-    __int128 value = ((__int128)hi << 64) | (__int128)lo;
-    bool negative = value < 0;
-    unsigned __int128 magnitude = negative ? -(unsigned __int128)value : (unsigned __int128)value;
+    unsigned __int128 bits = ((unsigned __int128)(uint64_t)hi << 64) | lo;
+    bool negative = hi < 0;
+    unsigned __int128 magnitude = negative ? -bits : bits;   /* two's complement */
     char digits[48];
     int n = 0;
     do {
@@ -763,7 +768,8 @@ static cell_kind classify(const csv_reader *r, const char *s, size_t len, bool q
         return KIND_NONE;
     if (len == 0)
         return KIND_STRING;
-    if ((len == 4 && strncasecmp(s, "true", 4) == 0) || (len == 5 && strncasecmp(s, "false", 5) == 0))
+    if ((len == 4 && strncasecmp(s, "true", 4) == 0) ||
+        (len == 5 && strncasecmp(s, "false", 5) == 0))
         return KIND_BOOL;
     /* JSON number grammar: no leading zeros (so "007" stays text), no '+'. */
     size_t i = s[0] == '-';
@@ -917,9 +923,10 @@ static const etl_type kind_types[] = {
 static etl_status resolve_columns(csv_reader *r, etl_builder *out)
 {
     for (size_t c = 0; c < r->ncols; c++) {
+        const char *name = r->names[c];
         r->columns[c] = r->kinds[c] == KIND_NONE
-                            ? file_host->builder_field(out, ETL_ROOT, r->names[c], strlen(r->names[c]))
-                            : file_host->builder_declare(out, ETL_ROOT, r->names[c],
+                            ? file_host->builder_field(out, ETL_ROOT, name, strlen(name))
+                            : file_host->builder_declare(out, ETL_ROOT, name,
                                                          kind_types[r->kinds[c]], 0, 0);
         if (r->columns[c] < 0)
             return file_host->set_error(r->ctx, ETL_ERR_PERMANENT, 0,

@@ -404,7 +404,8 @@ static const etl_option_spec sink_options[] = {
      .doc = "a format name (ndjson, csv, parquet) or a mapping such as "
             "{type: parquet, compression: zstd}"},
     {.key = "file_prefix", .type = ETL_OPT_STRING,
-     .doc = "start of each file name (<prefix>-<partition>-<seq>.<ext>); default: the pipeline name"},
+     .doc = "start of each file name (<prefix>-<partition>-<seq>.<ext>); "
+            "default: the pipeline name"},
     {.key = "roll_size", .type = ETL_OPT_SIZE, .default_value = "256MB",
      .doc = "start another file once one reaches this size (parts get -000, -001 ...)"},
     {.key = NULL},

@@ -111,7 +111,8 @@ static const char *format_from_name(const char *path)
             break;
         }
     }
-    if (ends_with(path, n, ".ndjson") || ends_with(path, n, ".jsonl") || ends_with(path, n, ".json"))
+    if (ends_with(path, n, ".ndjson") || ends_with(path, n, ".jsonl") ||
+        ends_with(path, n, ".json"))
         return "ndjson";
     if (ends_with(path, n, ".csv"))
         return "csv";
@@ -435,8 +436,8 @@ static etl_status source_restore(void *state, const char *json, size_t len)
     if (!parse_cursor(json, len, &file, &index, &records))
         st = file_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
                                   "file source: the saved cursor '%.*s' is not one this source "
-                                  "writes; reset the pipeline's state", (int)(len > 200 ? 200 : len),
-                                  json);
+                                  "writes; reset the pipeline's state",
+                                  (int)(len > 200 ? 200 : len), json);
     else if (!locate(s, file.data, index))
         st = file_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
                                   "file source: the saved cursor points into '%s', which the path "

@@ -134,7 +134,8 @@ static etl_status next_line(ndjson_reader *r, const char **line, size_t *len, bo
 {
     *found = false;
     for (;;) {
-        char *nl = r->data == NULL ? NULL : memchr(r->data + r->scanned, '\n', r->len - r->scanned);
+        char *nl = r->data == NULL ? NULL
+                                    : memchr(r->data + r->scanned, '\n', r->len - r->scanned);
         size_t end;
         if (nl != NULL) {
             end = (size_t)(nl - r->data);

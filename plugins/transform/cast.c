@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 typedef enum on_error { ON_ERROR_FAIL, ON_ERROR_NULL, ON_ERROR_REJECT } on_error;
 

@@ -136,6 +136,10 @@ etl_status tx_finish(etl_batch *in, etl_status status, etl_batch *next, etl_batc
     return status;
 }
 
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1.0"
+#endif
+
 static const etl_connector *const tx_connectors[] = {
     &tx_select_connector, &tx_drop_connector,   &tx_rename_connector,  &tx_cast_connector,
     &tx_filter_connector, &tx_derive_connector, &tx_flatten_connector, NULL,
@@ -147,7 +151,7 @@ static const etl_plugin_descriptor tx_descriptor = {
     .abi_minor = ETL_ABI_MINOR,
     .min_host_minor = 0,
     .name = "transform",
-    .version = "1.0.0",
+    .version = PACKAGE_VERSION,
     .summary = "Column transforms: select, drop, rename, cast, filter, derive, flatten",
     .connectors = tx_connectors,
 };

@@ -163,7 +163,8 @@ expect_stderr "the message names the path and the reason" "does-not-exist\.ndjso
 
 # ---- malformed lines --------------------------------------------------
 printf '{"id":1}\n{"id":2}\n{"id":3,\n{"id":4}\n' > bad.ndjson
-pipeline bad "{type: file, path: bad.ndjson}" "{type: file, path: out/bad}"
+# One record a batch: two rows reach the sink's temporary file before the failure.
+BATCH=1 pipeline bad "{type: file, path: bad.ndjson}" "{type: file, path: out/bad}"
 run_etl run bad.yaml
 expect_status "a malformed JSON line exits 5" 5
 expect_stderr "the error names the file and line" "bad\.ndjson:3"

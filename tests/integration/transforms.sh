@@ -318,6 +318,14 @@ expect_records "select, rename, derive, filter, select chained" chain1 \
 '{"id":1,"brand":"Acme","dt":"2024-05-01"}
 {"id":2,"brand":"Bolt","dt":"2024-12-31"}'
 
+pipeline chain2 "batch: {records: 1}" -- "{type: flatten}" "{type: rename, fields: {brand.country: country}}" \
+    "{type: filter, expr: \"brand.name != 'Bolt' and country is not null\"}" \
+    "{type: derive, column: big, expr: \"big - 1\"}" "{type: select, fields: [id, brand.name, country, big]}"
+run chain2
+expect_raw "flattened dotted names work in rename, filter and select, one record per batch" chain2 \
+'{"id":1,"brand.name":"Acme","country":"FR","big":9223372036854775806}
+{"id":3,"brand.name":"Cora","country":"FR","big":9007199254740992}'
+
 run_etl "${PLUGIN_ARGS[@]}" plugins --describe transform
 if [ "$RUN_STATUS" -eq 0 ] && grep -q "on_error" "$TAP_TMP/stdout" && grep -q "ignore_missing" "$TAP_TMP/stdout"; then
     ok "plugins --describe transform documents the options"
