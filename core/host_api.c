@@ -2,6 +2,7 @@
  * the module that owns the service. */
 #include "host_api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "batch.h"
@@ -112,6 +113,13 @@ static const char *api_pipeline_name(etl_ctx *ctx)
 static etl_status api_reject(etl_ctx *ctx, const char *record, size_t len, const char *where,
                              const char *reason)
 {
+    /* NULL reason: the error just recorded on ctx (for example by
+     * json_append_record). Copied, since rejecting may record a new one. */
+    char recorded[sizeof ctx->message];
+    if (reason == NULL && ctx != NULL) {
+        snprintf(recorded, sizeof recorded, "%s", ctx_error_message(ctx));
+        reason = recorded;
+    }
     return rejects_write(ctx && ctx->run ? &ctx->run->rejects : NULL, ctx, record, len, where,
                          reason);
 }

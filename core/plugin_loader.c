@@ -510,12 +510,6 @@ static etl_status add_entry(plugin_registry *reg, plugin_entry *e, char *err, si
     return st;
 }
 
-/* Checks and registers a descriptor that is already in memory (a plugin
- * linked into the binary, or a test's descriptor); `origin` names it in
- * messages. Same rules and messages as registry_load_file. */
-etl_status registry_add_descriptor(plugin_registry *reg, const char *origin,
-                                   const etl_plugin_descriptor *desc, char *err, size_t err_len);
-
 etl_status registry_add_descriptor(plugin_registry *reg, const char *origin,
                                    const etl_plugin_descriptor *desc, char *err, size_t err_len)
 {

@@ -20,6 +20,12 @@ void registry_free(plugin_registry *reg);
  * the reason (ABI mismatch, missing callback, dlerror ...) to err. */
 etl_status registry_load_file(plugin_registry *reg, const char *path, char *err, size_t err_len);
 
+/* Checks and registers a descriptor that is already in memory (a plugin
+ * linked into the binary, or a test's descriptor); `origin` names it in
+ * messages. Same rules and messages as registry_load_file. */
+etl_status registry_add_descriptor(plugin_registry *reg, const char *origin,
+                                   const etl_plugin_descriptor *desc, char *err, size_t err_len);
+
 /* Loads every plugin in each directory (first one wins for a plugin name).
  * Paths tried and why each failed are appended to `report` (may be NULL). */
 etl_status registry_load_dirs(plugin_registry *reg, const char *const *dirs, size_t n_dirs,

@@ -107,7 +107,8 @@ typedef enum etl_log_level {
 /* One per connector instance: the host knows who is calling (for log
  * prefixes, the error record, the time budget and throttling). */
 typedef struct etl_ctx etl_ctx;
-/* Validated options of one connector instance (a YAML mapping). */
+/* Validated options of one connector instance (a YAML mapping). The
+ * options passed to open() stay valid until close(). */
 typedef struct etl_options etl_options;
 /* Row-at-a-time builder of a columnar batch. */
 typedef struct etl_builder etl_builder;
@@ -488,7 +489,8 @@ typedef struct etl_host_api {
     /* -- rejected records ---------------------------------------------- */
     /* Sends one bad input record to the pipeline's rejects file with the
      * reason and returns ETL_OK, or, when the pipeline keeps no rejects
-     * file, records the error and returns ETL_ERR_DATA. */
+     * file, records the error and returns ETL_ERR_DATA. A NULL reason means
+     * the error just recorded on ctx (by json_append_record, say). */
     etl_status (*reject)(etl_ctx *ctx, const char *record, size_t len, const char *where,
                          const char *reason);
 } etl_host_api;

@@ -54,12 +54,14 @@ expect_stderr "the message says which connector is missing" "no source connector
 
 pipeline env.yaml <<'YAML'
 pipeline: x
-source: {type: file, path: ${ETL_TEST_SURELY_UNSET_VAR}}
+source:
+  type: file
+  path: ${ETL_TEST_SURELY_UNSET_VAR}
 sink: {type: file, path: out}
 YAML
 run_etl run env.yaml
 expect_status "an unset variable exits 3" 3
-expect_stderr "the unset variable is named with its position" "env.yaml:2:[0-9]+: .*ETL_TEST_SURELY_UNSET_VAR"
+expect_stderr "the unset variable is named with its position" "env.yaml:4:[0-9]+: .*ETL_TEST_SURELY_UNSET_VAR"
 
 pipeline later.yaml <<'YAML'
 pipeline: x

@@ -14,9 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Not in plugin_loader.h yet: checks and registers an in-memory descriptor. */
-etl_status registry_add_descriptor(plugin_registry *reg, const char *origin,
-                                   const etl_plugin_descriptor *desc, char *err, size_t err_len);
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
