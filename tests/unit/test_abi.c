@@ -116,7 +116,14 @@ START_TEST(load_dirs_reports_every_refusal)
     etl_status st = registry_load_dirs(reg, dirs, 2, &report);
     const char *text = buf_cstr(&report);
     ck_assert_int_eq(st, ETL_ERR_PERMANENT);
-    ck_assert_uint_eq(registry_count(reg), 0);
+    /* The folder also holds good test plugins (flaky.so); none of the
+     * broken ones may be among those loaded. */
+    for (size_t i = 0; i < registry_count(reg); i++) {
+        const char *path = registry_at(reg, i)->path;
+        ck_assert_msg(strstr(path, "wrong_major") == NULL && strstr(path, "newer_minor") == NULL &&
+                          strstr(path, "missing_callback") == NULL,
+                      "a broken plugin was loaded: %s", path);
+    }
     ck_assert_msg(strstr(text, "wrong_major.so: built for plugin ABI 2.0") != NULL, "%s", text);
     ck_assert_msg(strstr(text, "newer_minor.so: requires host ABI minor >= ") != NULL, "%s", text);
     ck_assert_msg(strstr(text, "missing_callback.so: connector 'incomplete' (source) lacks the "
