@@ -1,6 +1,5 @@
 /* etl plugins: what was found where, and each connector's options. */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -87,21 +86,9 @@ static int describe(const plugin_registry *reg, const char *name)
     return EXIT_OK;
 }
 
-int cli_plugins(int argc, char **argv)
+int cli_plugins(const char *plugin_path, const char *describe_name)
 {
-    const char *describe_name = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--describe") == 0 && i + 1 < argc)
-            describe_name = argv[++i];
-        else if (strncmp(argv[i], "--describe=", 11) == 0)
-            describe_name = argv[i] + 11;
-        else {
-            fprintf(stderr, "etl: plugins: unexpected argument '%s'\n"
-                            "Usage: etl plugins [--describe NAME]\n", argv[i]);
-            return EXIT_USAGE;
-        }
-    }
-    char **dirs = registry_search_path(getenv("ETL_CLI_PLUGIN_PATH"));
+    char **dirs = registry_search_path(plugin_path);
     size_t n = 0;
     while (dirs[n])
         n++;

@@ -130,7 +130,7 @@ static int command_run(const char *path, const global_options *g)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_LOG_FORMAT = 256, OPT_PLUGIN_PATH };
+    enum { OPT_LOG_FORMAT = 256, OPT_PLUGIN_PATH, OPT_DESCRIBE };
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -138,12 +138,14 @@ int main(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
+        {"describe", required_argument, NULL, OPT_DESCRIBE},
         {NULL, 0, NULL, 0},
     };
     global_options g = {.format = LOG_FORMAT_TEXT};
+    const char *describe_name = NULL;
     int c;
-    /* "+" stops at the command, so subcommands parse their own options. */
-    while ((c = getopt_long(argc, argv, "+hVqv", long_options, NULL)) != -1) {
+    /* Options may come before or after the command (etl run x.yaml -q). */
+    while ((c = getopt_long(argc, argv, "hVqv", long_options, NULL)) != -1) {
         switch (c) {
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         case 'V':
@@ -160,6 +162,7 @@ int main(int argc, char **argv)
                 return usage_error("--log-format takes 'text' or 'json', not '%s'", optarg);
             break;
         case OPT_PLUGIN_PATH: g.plugin_path = optarg; break;
+        case OPT_DESCRIBE: describe_name = optarg; break;
         default: fputs("Try 'etl --help'.\n", stderr); return EXIT_USAGE;
         }
     }
@@ -173,10 +176,13 @@ int main(int argc, char **argv)
         fputs(usage_text, stdout);
         return EXIT_OK;
     }
+    if (describe_name && strcmp(command, "plugins") != 0)
+        return usage_error("%s", "--describe goes with the plugins command");
     if (strcmp(command, "plugins") == 0) {
-        if (g.plugin_path)
-            setenv("ETL_CLI_PLUGIN_PATH", g.plugin_path, 1);
-        return cli_plugins(rest, args);
+        if (rest != 1)
+            return usage_error("unexpected argument '%s' (etl plugins [--describe NAME])",
+                               args[1]);
+        return cli_plugins(g.plugin_path, describe_name);
     }
     if (strcmp(command, "run") == 0 || strcmp(command, "validate") == 0) {
         if (rest != 2)

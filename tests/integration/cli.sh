@@ -68,6 +68,32 @@ expect_status "json-logged run exits 0" 0
 check "every log line is a JSON object with level and message" \
     jq -e -s 'length > 0 and all(.[]; has("level") and has("message") and has("time"))' "$TAP_TMP/stderr"
 
+rm -rf out
+run_etl run p.yaml --quiet
+expect_status "options may follow the command" 0
+check "a trailing --quiet is honoured" test ! -s "$TAP_TMP/stderr"
+
+# On a terminal, a progress line is redrawn (records, rate, bytes, ETA).
+cat > prog.yaml <<'YAML'
+pipeline: prog
+source: {type: generate, count: 1500}
+sink: {type: file, path: progout}
+batch: {records: 100}
+throttle: {records_per_second: 3000}
+YAML
+if command -v script >/dev/null; then
+    script -qec "$ETL_BIN run prog.yaml" /dev/null > progress.txt 2>&1
+    check "a terminal gets a progress line with records, rate and ETA" \
+        grep -Eq '[0-9]+ records  [0-9]+ rec/s  [0-9.]+ [kMG]?B  [0-9:]+  [0-9]+%  ETA' progress.txt
+    rm -rf progout
+    "$ETL_BIN" run prog.yaml 2> noterm.txt
+    check "without a terminal there is no progress line, only the summary" \
+        sh -c "! grep -q 'rec/s  ' noterm.txt && grep -q 'prog done' noterm.txt"
+else
+    skip "script(1) is not installed"
+    skip "script(1) is not installed"
+fi
+
 # The README's quickstart runs from the source tree.
 (cd "$ETL_SRCDIR" && ETL_QUICKSTART_OUTPUT="$TAP_TMP/qs" "$ETL_BIN" --quiet run pipelines/quickstart.yaml)
 check "the quickstart pipeline runs" test $? -eq 0

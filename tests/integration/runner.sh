@@ -76,7 +76,7 @@ elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 expect_status "a throttled run completes" 0
 diag "600 records at 1000 records/s took $elapsed_ms ms"
 check "records_per_second holds the rate (600 records at 1000/s take >= 500 ms)" test "$elapsed_ms" -ge 500
-check "... and not much longer than needed (< 1500 ms)" test "$elapsed_ms" -lt 1500
+check "... and not much longer than needed (< 3000 ms)" test "$elapsed_ms" -lt 3000
 
 cat > requests.yaml <<'YAML'
 pipeline: requests
