@@ -40,7 +40,8 @@ fi
 plugins=$("$ETL_BIN" plugins 2>/dev/null | grep -c '(plugin ABI' || true)
 echo "plugins loaded: $plugins; output record: $(cat "$bench_work"/out/*.ndjson)"
 
-true_bin=$(ls /bin/true /usr/bin/true 2>/dev/null | head -n 1)
+true_bin=/usr/bin/true
+[ -x "$true_bin" ] || true_bin=/bin/true
 have_node=yes
 command -v node >/dev/null 2>&1 || have_node=no
 

@@ -22,8 +22,11 @@
 #include "builder.h"
 #include "batch.h"
 #include "batch_internal.h"
+#include "buf.h"
 #include "context.h"
+#include "json_encode.h"
 
+#include <cJSON.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -1540,4 +1543,123 @@ etl_status builder_finish(etl_builder *b, etl_batch **out)
     batch_update_bytes(batch);
     *out = batch;
     return ETL_OK;
+}
+
+/* --- schema snapshots (checkpoints) ------------------------------------- */
+
+/* A resumed run must build the same columns, in the same order, with the
+ * same types and the same inferred-or-declared status as the run it
+ * continues, or its output would differ (7 vs 7.0, column order). The
+ * snapshot is JSON: [{"name","type","declared","precision","scale",
+ * "fields":[...],"item":{...}}]. */
+
+static void schema_column_json(const etl_builder *b, int32_t id, etl_buf *out)
+{
+    const bcol *c = &b->cols[id];
+    buf_append_str(out, "{\"name\":");
+    json_encode_string(out, c->name, c->name_len);
+    buf_printf(out, ",\"type\":\"%s\",\"declared\":%s", type_name(c->type),
+               c->declared ? "true" : "false");
+    if (c->type == ETL_TYPE_DECIMAL)
+        buf_printf(out, ",\"precision\":%d,\"scale\":%d", (int)c->precision, (int)c->scale);
+    if (c->type == ETL_TYPE_STRUCT) {
+        buf_append_str(out, ",\"fields\":[");
+        for (int32_t i = 0; i < c->kids.n; i++) {
+            if (i)
+                buf_append_char(out, ',');
+            schema_column_json(b, c->kids.ids[i], out);
+        }
+        buf_append_char(out, ']');
+    }
+    if (c->type == ETL_TYPE_LIST && c->item >= 0) {
+        buf_append_str(out, ",\"item\":");
+        schema_column_json(b, c->item, out);
+    }
+    buf_append_char(out, '}');
+}
+
+etl_status builder_schema_json(const etl_builder *b, etl_buf *out)
+{
+    buf_append_char(out, '[');
+    for (int32_t i = 0; i < b->root.n; i++) {
+        if (i)
+            buf_append_char(out, ',');
+        schema_column_json(b, b->root.ids[i], out);
+    }
+    buf_append_char(out, ']');
+    return ETL_OK;
+}
+
+static etl_type type_from_name(const char *name)
+{
+    for (int t = ETL_TYPE_NULL; t <= ETL_TYPE_LIST; t++)
+        if (strcmp(type_name((etl_type)t), name) == 0)
+            return (etl_type)t;
+    return (etl_type)-1;
+}
+
+static etl_status restore_column(etl_builder *b, int32_t parent, bool is_item, const cJSON *spec);
+
+static etl_status restore_children(etl_builder *b, int32_t id, const cJSON *spec)
+{
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(spec, "fields");
+    const cJSON *field;
+    cJSON_ArrayForEach(field, fields)
+    {
+        etl_status st = restore_column(b, id, false, field);
+        if (st != ETL_OK)
+            return st;
+    }
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(spec, "item");
+    return item ? restore_column(b, id, true, item) : ETL_OK;
+}
+
+static etl_status restore_column(etl_builder *b, int32_t parent, bool is_item, const cJSON *spec)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(spec, "name");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(spec, "type");
+    if (!cJSON_IsString(name) || !cJSON_IsString(type))
+        return ctx_set_error(b->ctx, ETL_ERR_DATA, 0, "schema snapshot: a column lacks name or type");
+    etl_type t = type_from_name(type->valuestring);
+    if ((int)t < 0)
+        return ctx_set_error(b->ctx, ETL_ERR_DATA, 0, "schema snapshot: unknown type '%s'",
+                             type->valuestring);
+    int32_t id = is_item ? builder_list_item(b, parent)
+                         : builder_field(b, parent, name->valuestring, strlen(name->valuestring));
+    if (id < 0)
+        return (etl_status)id;
+    bcol *c = &b->cols[id];
+    if (c->type == ETL_TYPE_NULL && t != ETL_TYPE_NULL) {
+        if (t == ETL_TYPE_DECIMAL) {
+            const cJSON *p = cJSON_GetObjectItemCaseSensitive(spec, "precision");
+            const cJSON *s = cJSON_GetObjectItemCaseSensitive(spec, "scale");
+            c->precision = cJSON_IsNumber(p) ? p->valueint : 38;
+            c->scale = cJSON_IsNumber(s) ? s->valueint : 0;
+        }
+        etl_status st = col_set_type(b, id, t);
+        if (st != ETL_OK)
+            return st;
+    } else if (c->type != t) {
+        return col_error(b, id, ETL_ERR_DATA, "snapshot disagrees on the type: ", type->valuestring);
+    }
+    b->cols[id].declared = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "declared"));
+    return restore_children(b, id, spec);
+}
+
+etl_status builder_schema_restore(etl_builder *b, const char *json, size_t len)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!cJSON_IsArray(root)) {
+        cJSON_Delete(root);
+        return ctx_set_error(b->ctx, ETL_ERR_DATA, 0, "schema snapshot is not a JSON array");
+    }
+    etl_status st = ETL_OK;
+    const cJSON *column;
+    cJSON_ArrayForEach(column, root)
+    {
+        if ((st = restore_column(b, ETL_ROOT, false, column)) != ETL_OK)
+            break;
+    }
+    cJSON_Delete(root);
+    return st;
 }

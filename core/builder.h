@@ -39,4 +39,10 @@ int64_t builder_rows(const etl_builder *b);
 int64_t builder_bytes(const etl_builder *b);
 etl_status builder_finish(etl_builder *b, etl_batch **out);
 
+/* Snapshot of the columns (names, order, types, declared or inferred) as
+ * JSON, and its restoration into a fresh builder: a resumed run builds the
+ * same schema as the run it continues. */
+etl_status builder_schema_json(const etl_builder *b, etl_buf *out);
+etl_status builder_schema_restore(etl_builder *b, const char *json, size_t len);
+
 #endif

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "exit_status.h"
 #include "plugin_loader.h"
+#include "state_store_file.h"
 
 static const char *type_name(etl_option_type type)
 {
@@ -95,6 +96,9 @@ int cli_plugins(const char *plugin_path, const char *describe_name)
     plugin_registry *reg = registry_new();
     etl_buf report = {0};
     registry_load_dirs(reg, (const char *const *)dirs, n, &report);
+    char builtin_error[256];
+    registry_add_descriptor(reg, "(built into etl)", builtin_plugin_descriptor(), builtin_error,
+                            sizeof builtin_error);
     int status = EXIT_OK;
     if (describe_name) {
         status = describe(reg, describe_name);

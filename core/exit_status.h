@@ -13,6 +13,7 @@ enum etl_exit_status {
     EXIT_RETRIES_EXHAUSTED = 7,  /* a retryable failure persisted past the retry limit */
     EXIT_AUTH = 8,               /* credentials refused */
     EXIT_UNSUPPORTED = 9,        /* the pipeline asks for something not implemented */
+    EXIT_STATE = 10,             /* state is corrupt, foreign, or leased by another run */
     EXIT_SUSPENDED = 75,         /* stopped by the time budget; resume to continue (EX_TEMPFAIL) */
     EXIT_INTERRUPTED = 130       /* SIGINT or SIGTERM; nothing half-written is left visible */
 };

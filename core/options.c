@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "plugin_loader.h"
 #include "strutil.h"
 
 /* Guards against a plugin whose option array lacks its terminator. */
@@ -172,21 +173,6 @@ static ynode *type_mapping(const ynode *scalar)
 }
 
 /* ---------------------------------------------------------------- schema */
-
-static const char *kind_name(etl_connector_kind kind)
-{
-    switch (kind) {
-    case ETL_KIND_SOURCE:
-        return "source";
-    case ETL_KIND_TRANSFORM:
-        return "transform";
-    case ETL_KIND_SINK:
-        return "sink";
-    case ETL_KIND_FORMAT:
-        return "format";
-    }
-    return "connector";
-}
 
 /* Copies the plugin's option array, whose entries are option_spec_size
  * bytes apart (the plugin's sizeof), into host-sized entries, reading only
@@ -610,7 +596,7 @@ static etl_options *options_build(const etl_connector *connector, const ynode *m
     o->tree = tree;
     o->map = map;
     if (connector)
-        snprintf(o->label, sizeof o->label, "%s '%s'", kind_name(connector->kind),
+        snprintf(o->label, sizeof o->label, "%s '%s'", connector_kind_name(connector->kind),
                  connector->name ? connector->name : "?");
     else
         snprintf(o->label, sizeof o->label, "options");

@@ -10,6 +10,7 @@
 #include "exit_status.h"
 #include "format.h"
 #include "options.h"
+#include "state_store_file.h"
 #include "strutil.h"
 
 /* Settings sections are validated with the same machinery as connector
@@ -41,6 +42,7 @@ static const etl_option_spec retry_spec[] = {
 SETTINGS_CONNECTOR(batch_settings, "batch", batch_spec);
 SETTINGS_CONNECTOR(throttle_settings, "throttle", throttle_spec);
 SETTINGS_CONNECTOR(retry_settings, "retry", retry_spec);
+SETTINGS_CONNECTOR(checkpoint_settings, "checkpoint", checkpoint_spec);
 
 static const char *const top_level_keys[] = {
     "pipeline", "source", "transforms", "sink", "batch", "throttle", "retry", "rejects",
@@ -48,7 +50,16 @@ static const char *const top_level_keys[] = {
 };
 /* Keys of the design that later versions implement: refused, not ignored. */
 static const char *const not_yet_supported[] = {
-    "checkpoint", "budget", "catalog", "partitions", "schema_policy",
+    "catalog", "partitions", "schema_policy",
+};
+
+static const etl_option_spec checkpoint_spec[] = {
+    {"every", ETL_OPT_LIST, "10000 records",
+     "commit and save the state every N records, a duration (30s) or a size (64MB); "
+     "several may be given", 0, NULL},
+    {"store", ETL_OPT_ANY, "file",
+     "the state store: a name, or a mapping {type: file, path: .etl-state}", 0, NULL},
+    {NULL, 0, NULL, NULL, 0, NULL},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -102,7 +113,7 @@ static void check_top_level_keys(loader *l, const ynode *root)
             else
                 fail(l, EXIT_CONFIG, key,
                      "unknown key '%s' (known: pipeline, source, transforms, sink, batch, "
-                     "throttle, retry, rejects, plugin_path)",
+                     "throttle, retry, rejects, checkpoint, budget, plugin_path)",
                      key->value);
         }
     }
@@ -244,6 +255,91 @@ static void read_settings(loader *l, const ynode *root)
     options_free(retry);
 }
 
+/* "50000 records", "30s", "64MB": one checkpoint trigger. */
+static bool parse_trigger(pipeline *p, const char *text)
+{
+    char *end = NULL;
+    long long n = strtoll(text, &end, 10);
+    while (end && *end == ' ')
+        end++;
+    if (end && end != text && n > 0 &&
+        (strcmp(end, "records") == 0 || strcmp(end, "record") == 0)) {
+        p->checkpoint_every_records = n;
+        return true;
+    }
+    int64_t value;
+    if (parse_duration_ms(text, &value) && strpbrk(text, "hms") && !strpbrk(text, "BbKkGg")) {
+        p->checkpoint_every_ms = value;
+        return true;
+    }
+    if (parse_size_bytes(text, &value) && value > 0 && strpbrk(text, "BbKkMmGgTt")) {
+        p->checkpoint_every_bytes = value;
+        return true;
+    }
+    return false;
+}
+
+static void read_checkpoint(loader *l, const ynode *root)
+{
+    pipeline *p = l->p;
+    const ynode *node = ynode_get(root, "checkpoint");
+    const ynode *budget = ynode_get(root, "budget");
+    if (budget) {
+        if (budget->kind != YNODE_SCALAR || !parse_duration_ms(budget->value, &p->budget_ms) ||
+            p->budget_ms <= 0)
+            fail(l, EXIT_CONFIG, budget, "budget must be a duration such as 14m30s or 900s");
+    }
+    if (node == NULL && budget == NULL)
+        return;
+    p->checkpointing = true;
+    etl_options *o = settings(l, root, "checkpoint", &checkpoint_settings);
+    if (o == NULL)
+        return;
+    for (size_t i = 0; i < options_list_count(o, "every"); i++) {
+        const char *text = options_list_item(o, "every", i);
+        if (!parse_trigger(p, text))
+            fail(l, EXIT_CONFIG, ynode_get(node, "every") ? ynode_get(node, "every") : node,
+                 "checkpoint.every: '%s' is not 'N records', a duration (30s) or a size (64MB)",
+                 text);
+    }
+    options_free(o);
+}
+
+/* The state store is a connector like any other (the host's own `file`,
+ * or a plugin's). */
+static void resolve_state_store(loader *l, const ynode *root)
+{
+    pipeline *p = l->p;
+    snprintf(p->state_key, sizeof p->state_key, "%s/0", p->name);
+    const ynode *checkpoint = ynode_get(root, "checkpoint");
+    const ynode *store = checkpoint ? ynode_get(checkpoint, "store") : NULL;
+    const char *type = "file";
+    const ynode *options = NULL;
+    if (store && store->kind == YNODE_SCALAR) {
+        type = store->value;
+    } else if (store && store->kind == YNODE_MAP) {
+        const ynode *t = ynode_get(store, "type");
+        if (t == NULL || t->kind != YNODE_SCALAR) {
+            fail(l, EXIT_CONFIG, store, "checkpoint.store needs a 'type' (for example file)");
+            return;
+        }
+        type = t->value;
+        options = store;
+    }
+    p->state_store.connector =
+        registry_find(p->registry, ETL_KIND_STATE_STORE, type, &p->state_store.plugin);
+    if (p->state_store.connector == NULL) {
+        unknown_connector(l, store ? store : checkpoint ? checkpoint : root, ETL_KIND_STATE_STORE,
+                          type);
+        return;
+    }
+    snprintf(p->state_store.label, sizeof p->state_store.label, "state store %s", type);
+    static const char *const skip[] = {"type", NULL};
+    p->state_store.options = options_from_node(p->state_store.connector, options, skip, l->errors);
+    if (p->state_store.options == NULL && l->status == EXIT_OK)
+        l->status = EXIT_CONFIG;
+}
+
 static char *default_pipeline_name(const char *path)
 {
     const char *base = strrchr(path, '/');
@@ -289,7 +385,11 @@ static void load_plugins(loader *l, const ynode *root, const char *cli_plugin_pa
     etl_buf report = {0};
     l->p->registry = registry_new();
     registry_load_dirs(l->p->registry, (const char *const *)dirs, n, &report);
-    if (registry_count(l->p->registry) == 0)
+    size_t loaded_from_dirs = registry_count(l->p->registry);
+    char builtin_error[256];
+    registry_add_descriptor(l->p->registry, "(built into etl)", builtin_plugin_descriptor(),
+                            builtin_error, sizeof builtin_error);
+    if (loaded_from_dirs == 0)
         fail(l, EXIT_PLUGIN, NULL, "no plugins could be loaded. Tried:\n%s",
              report.len ? buf_cstr(&report) : "(no directories)");
     buf_free(&report);
@@ -333,6 +433,7 @@ pipeline *pipeline_load(const char *path, const char *plugin_path, etl_buf *erro
     if (rejects)
         p->rejects_path = xstrdup(rejects);
     read_settings(&l, root);
+    read_checkpoint(&l, root);
 
     const ynode *source = ynode_get(root, "source");
     const ynode *sink = ynode_get(root, "sink");
@@ -359,6 +460,15 @@ pipeline *pipeline_load(const char *path, const char *plugin_path, etl_buf *erro
                           &p->transforms[i]);
     }
     resolve_stage(&l, sink, ETL_KIND_SINK, "sink", 0, &p->sink);
+    if (p->checkpointing && l.status == EXIT_OK) {
+        resolve_state_store(&l, root);
+        const etl_source_vtable *svt = p->source.connector->vtable;
+        if (svt->checkpoint == NULL || svt->restore == NULL)
+            fail(&l, EXIT_UNSUPPORTED, ynode_get(source, "type"),
+                 "source '%s' cannot be resumed (it has no checkpoint/restore), so it cannot run "
+                 "with checkpoint: or budget: (not supported)",
+                 p->source.connector->name);
+    }
 
 done:
     if (l.status != EXIT_OK) {
@@ -381,6 +491,7 @@ void pipeline_free(pipeline *p)
         stage_free(&p->transforms[i]);
     free(p->transforms);
     stage_free(&p->sink);
+    stage_free(&p->state_store);
     if (p->registry) {
         format_use_registry(NULL);
         registry_free(p->registry);

@@ -33,6 +33,14 @@ typedef struct pipeline {
     int64_t retry_base_ms;
     int64_t retry_max_ms;
     char *rejects_path;
+    /* checkpoint: (a budget implies checkpoints with the defaults) */
+    bool checkpointing;
+    int64_t checkpoint_every_records;   /* 0: not by records */
+    int64_t checkpoint_every_bytes;
+    int64_t checkpoint_every_ms;
+    stage state_store;
+    char state_key[256];         /* "<pipeline>/<partition>" */
+    int64_t budget_ms;           /* 0: none (the command line may set one) */
 } pipeline;
 
 /* Loads and validates a pipeline file: YAML, plugins, connectors, options.

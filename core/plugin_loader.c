@@ -35,6 +35,7 @@ typedef union any_vtable {
     etl_transform_vtable transform;
     etl_sink_vtable sink;
     etl_format_vtable format;
+    etl_state_store_vtable state_store;
 } any_vtable;
 
 /* A connector as the host sees it: host-sized copies of the plugin's
@@ -100,6 +101,8 @@ const char *connector_kind_name(etl_connector_kind kind)
         return "sink";
     case ETL_KIND_FORMAT:
         return "format";
+    case ETL_KIND_STATE_STORE:
+        return "state store";
     }
     return "unknown";
 }
@@ -157,6 +160,8 @@ static uint32_t vtable_size_of(etl_connector_kind kind)
         return sizeof(etl_sink_vtable);
     case ETL_KIND_FORMAT:
         return sizeof(etl_format_vtable);
+    case ETL_KIND_STATE_STORE:
+        return sizeof(etl_state_store_vtable);
     }
     return 0;
 }
@@ -210,6 +215,15 @@ static etl_status check_format(const char *path, const etl_connector *c,
     return ETL_OK;
 }
 
+static etl_status check_state_store(const char *path, const etl_connector *c,
+                                    etl_state_store_vtable *vt, char *err, size_t err_len)
+{
+    const callback_check cbs[] = {CB("open", vt->open), CB("get", vt->get), CB("put", vt->put),
+                                  CB("remove", vt->remove), CB("lease_acquire", vt->lease_acquire),
+                                  CB("lease_release", vt->lease_release), CB("close", vt->close)};
+    return require_callbacks(path, c, cbs, sizeof cbs / sizeof cbs[0], err, err_len);
+}
+
 static etl_status check_vtable(const char *path, norm_connector *nc, char *err, size_t err_len)
 {
     etl_connector *c = &nc->conn;
@@ -232,6 +246,8 @@ static etl_status check_vtable(const char *path, norm_connector *nc, char *err, 
         return check_sink(path, c, &nc->vt.sink, err, err_len);
     case ETL_KIND_FORMAT:
         return check_format(path, c, &nc->vt.format, err, err_len);
+    case ETL_KIND_STATE_STORE:
+        return check_state_store(path, c, &nc->vt.state_store, err, err_len);
     }
     return ETL_ERR_PERMANENT;
 }
@@ -268,7 +284,7 @@ static etl_status copy_options(const char *path, norm_connector *nc, char *err, 
 
 static bool kind_is_known(etl_connector_kind kind)
 {
-    return kind >= ETL_KIND_SOURCE && kind <= ETL_KIND_FORMAT;
+    return kind >= ETL_KIND_SOURCE && kind <= ETL_KIND_STATE_STORE;
 }
 
 static void norm_connector_free(norm_connector *nc)

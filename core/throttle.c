@@ -35,6 +35,17 @@ int64_t bucket_take(token_bucket *b, double n, int64_t now_us)
     return (int64_t)(-b->tokens / b->rate * 1e6);
 }
 
+int64_t bucket_peek(const token_bucket *b, double n, int64_t now_us)
+{
+    if (b->rate <= 0)
+        return 0;
+    double tokens = b->tokens + (double)(now_us - b->last_us) / 1e6 * b->rate;
+    if (tokens > b->burst)
+        tokens = b->burst;
+    tokens -= n;
+    return tokens >= 0 ? 0 : (int64_t)(-tokens / b->rate * 1e6);
+}
+
 int64_t backoff_delay_ms(int attempt, int64_t base_ms, int64_t cap_ms, int64_t retry_after_ms)
 {
     int64_t ceiling = base_ms;

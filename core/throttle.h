@@ -19,6 +19,10 @@ void bucket_init(token_bucket *b, double rate, double burst);
  * a large request is paid for by later waits. */
 int64_t bucket_take(token_bucket *b, double n, int64_t now_us);
 
+/* Microseconds `bucket_take` would make the caller wait for n tokens now,
+ * without taking them. */
+int64_t bucket_peek(const token_bucket *b, double n, int64_t now_us);
+
 /* Delay before retry number `attempt` (1-based): full jitter over
  * min(cap, base * 2^(attempt-1)), and never less than retry_after_ms. */
 int64_t backoff_delay_ms(int attempt, int64_t base_ms, int64_t cap_ms, int64_t retry_after_ms);

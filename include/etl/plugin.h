@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define ETL_ABI_MAJOR 1
-#define ETL_ABI_MINOR 0
+#define ETL_ABI_MINOR 1
 
 /* ------------------------------------------------------------------------ */
 /* Apache Arrow C Data Interface (declared from the public specification).   */
@@ -87,7 +87,8 @@ typedef enum etl_status {
     ETL_ERR_UNSUPPORTED = -5,    /* asked for something not implemented */
     ETL_ERR_NOMEM = -6,
     ETL_ERR_IO = -7,             /* local I/O failed (disk full, permission) */
-    ETL_ERR_AUTH = -8            /* credentials refused */
+    ETL_ERR_AUTH = -8,           /* credentials refused */
+    ETL_ERR_CONFLICT = -9        /* (1.1) a compare-and-swap or a lease lost to another writer */
 } etl_status;
 
 #define ETL_STATUS_IS_FAILURE(s) ((int)(s) < 0)
@@ -230,7 +231,8 @@ typedef enum etl_connector_kind {
     ETL_KIND_SOURCE = 1,
     ETL_KIND_TRANSFORM = 2,
     ETL_KIND_SINK = 3,
-    ETL_KIND_FORMAT = 4
+    ETL_KIND_FORMAT = 4,
+    ETL_KIND_STATE_STORE = 5     /* (1.1) where a pipeline's state object lives */
 } etl_connector_kind;
 
 /*
@@ -310,6 +312,33 @@ typedef struct etl_format_vtable {
     etl_status (*read)(void *state, etl_builder *out, int64_t max_records, int64_t max_bytes);
     void (*reader_close)(void *state);
 } etl_format_vtable;
+
+/*
+ * (1.1) State store: keeps a pipeline's state object (small JSON) under a
+ * key, with compare-and-swap writes and a lease, so that two runs of one
+ * pipeline can never both write. All callbacks are required.
+ */
+typedef struct etl_state_store_vtable {
+    uint32_t struct_size;
+    etl_status (*open)(etl_ctx *ctx, const etl_options *opts, void **state);
+    /* The value under `key` and its version (an opaque token, e.g. an ETag);
+     * ETL_END when there is none. */
+    etl_status (*get)(void *state, const char *key, etl_buf *value, etl_buf *version);
+    /* Writes the value iff the stored version is still `expected_version`
+     * (NULL: iff no value exists), else ETL_ERR_CONFLICT. The write is
+     * atomic and durable when it returns ETL_OK; new_version receives the
+     * token of what was written. */
+    etl_status (*put)(void *state, const char *key, const char *value, size_t len,
+                      const char *expected_version, etl_buf *new_version);
+    etl_status (*remove)(void *state, const char *key);
+    /* Takes (or renews, for the same owner) the exclusive right to write
+     * `key` for ttl_ms; ETL_ERR_CONFLICT, with the holder named in the
+     * error, when another owner holds it. A lease also ends when its
+     * holder's process dies, where the store can tell. */
+    etl_status (*lease_acquire)(void *state, const char *key, const char *owner, int64_t ttl_ms);
+    void (*lease_release)(void *state, const char *key, const char *owner);
+    void (*close)(void *state);
+} etl_state_store_vtable;
 
 typedef struct etl_connector {
     uint32_t struct_size;

@@ -297,6 +297,9 @@ static etl_status instance_open(instance *in)
         st = ((const etl_format_vtable *)c->vtable)
                  ->writer_open(in->ctx, in->opts, &in->sink, &in->state);
         break;
+    case ETL_KIND_STATE_STORE:
+        st = ((const etl_state_store_vtable *)c->vtable)->open(in->ctx, in->opts, &in->state);
+        break;
     }
     in->is_open = st == ETL_OK;
     return st;
@@ -319,6 +322,9 @@ static void instance_close(instance *in)
         break;
     case ETL_KIND_FORMAT:
         ((const etl_format_vtable *)c->vtable)->writer_close(in->state);
+        break;
+    case ETL_KIND_STATE_STORE:
+        ((const etl_state_store_vtable *)c->vtable)->close(in->state);
         break;
     }
     in->is_open = false;
@@ -524,6 +530,8 @@ static size_t vtable_minimum(etl_connector_kind kind)
         return offsetof(etl_sink_vtable, close) + sizeof(void *);
     case ETL_KIND_FORMAT:
         return offsetof(etl_format_vtable, writer_close) + sizeof(void *);
+    case ETL_KIND_STATE_STORE:
+        return offsetof(etl_state_store_vtable, close) + sizeof(void *);
     }
     return 0;
 }
@@ -890,6 +898,76 @@ static void check_sink(const cf_env *env, const cf_subject *s, cf_result *r)
     instance_free(&in);
 }
 
+/* ---- state stores -------------------------------------------------------- */
+
+/* get of an absent key, create-only put, compare-and-swap with the right
+ * and a stale version, lease exclusivity between two owners, remove. */
+static void check_state_store(const cf_env *env, const cf_subject *s, cf_result *r)
+{
+    if (lacks_fixture(s, r))
+        return;
+    const etl_state_store_vtable *vt = s->conn->vtable;
+    const etl_host_api *h = env->host;
+    instance in;
+    instance_init(&in, h, s->conn, s->label);
+    etl_buf value = {0}, v1 = {0}, v2 = {0}, scratch = {0};
+    const char *key = "conformance/0";
+    if (!open_with_fixture(&in, s, r))
+        goto done;
+    vt->remove(in.state, key);
+    etl_status st = vt->get(in.state, key, &value, &scratch);
+    if (st != ETL_END) {
+        cf_fail(r, "get of an absent key returned %d, not ETL_END", (int)st);
+        goto done;
+    }
+    if ((st = vt->put(in.state, key, "{\"a\":1}", 7, NULL, &v1)) != ETL_OK) {
+        cf_fail(r, "create-only put returned %d: %s", (int)st, ctx_error_message(in.ctx));
+        goto done;
+    }
+    if ((st = vt->put(in.state, key, "{\"a\":9}", 7, NULL, &scratch)) != ETL_ERR_CONFLICT) {
+        cf_fail(r, "a second create-only put returned %d, not ETL_ERR_CONFLICT", (int)st);
+        goto done;
+    }
+    if ((st = vt->put(in.state, key, "{\"a\":2}", 7, buf_cstr(&v1), &v2)) != ETL_OK) {
+        cf_fail(r, "put with the current version returned %d: %s", (int)st, ctx_error_message(in.ctx));
+        goto done;
+    }
+    if ((st = vt->put(in.state, key, "{\"a\":3}", 7, buf_cstr(&v1), &scratch)) != ETL_ERR_CONFLICT) {
+        cf_fail(r, "put with a stale version returned %d, not ETL_ERR_CONFLICT", (int)st);
+        goto done;
+    }
+    buf_reset(&value);
+    if ((st = vt->get(in.state, key, &value, &scratch)) != ETL_OK || strcmp(buf_cstr(&value), "{\"a\":2}") != 0) {
+        cf_fail(r, "get after the writes returned %d and '%s', wanted {\"a\":2}", (int)st, buf_cstr(&value));
+        goto done;
+    }
+    if ((st = vt->lease_acquire(in.state, key, "owner-one", 60000)) != ETL_OK) {
+        cf_fail(r, "lease_acquire returned %d: %s", (int)st, ctx_error_message(in.ctx));
+        goto done;
+    }
+    if ((st = vt->lease_acquire(in.state, key, "owner-one", 60000)) != ETL_OK) {
+        cf_fail(r, "renewing a lease by its owner returned %d", (int)st);
+        goto done;
+    }
+    instance other;
+    instance_init(&other, h, s->conn, s->label);
+    if (open_with_fixture(&other, s, r)) {
+        st = vt->lease_acquire(other.state, key, "owner-two", 60000);
+        if (st != ETL_ERR_CONFLICT)
+            cf_fail(r, "a second owner got a held lease (status %d)", (int)st);
+    }
+    instance_free(&other);
+    vt->lease_release(in.state, key, "owner-one");
+    if (r->outcome == CF_PASS && vt->remove(in.state, key) != ETL_OK)
+        cf_fail(r, "remove failed: %s", ctx_error_message(in.ctx));
+done:
+    buf_free(&value);
+    buf_free(&v1);
+    buf_free(&v2);
+    buf_free(&scratch);
+    instance_free(&in);
+}
+
 /* ---- transforms ---------------------------------------------------------- */
 
 static void check_transform(const cf_env *env, const cf_subject *s, cf_result *r)
@@ -1083,6 +1161,9 @@ static void run_connector(const cf_env *env, const cf_subject *s)
         break;
     case ETL_KIND_FORMAT:
         run_connector_check(env, s, "writes a batch and reads it back", check_format);
+        break;
+    case ETL_KIND_STATE_STORE:
+        run_connector_check(env, s, "compare-and-swap, lease, remove", check_state_store);
         break;
     }
 }
