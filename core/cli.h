@@ -6,4 +6,9 @@
  * first; `describe_name` NULL lists every plugin. */
 int cli_plugins(const char *plugin_path, const char *describe_name);
 
+#include "pipeline.h"
+
+/* etl state show|reset|rewind FILE [--to SEQ | --steps N] */
+int cli_state(const pipeline *p, const char *action, long long to_sequence, long long steps);
+
 #endif

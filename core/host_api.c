@@ -47,18 +47,20 @@ static etl_status api_buf_printf(etl_buf *buf, const char *fmt, ...)
     return st;
 }
 
+/* What a plugin may spend: the time to the deadline less what the host
+ * needs afterwards to commit and exit. */
 static int64_t api_remaining_ms(etl_ctx *ctx)
 {
-    if (ctx == NULL || ctx->run == NULL || ctx->run->deadline_us == 0)
+    if (ctx == NULL || ctx->run == NULL || !budget_active(&ctx->run->budget))
         return INT64_MAX;
-    int64_t left = (ctx->run->deadline_us - monotonic_us()) / 1000;
-    return left > 0 ? left : 0;
+    return budget_remaining_for_plugins_us(&ctx->run->budget, monotonic_us()) / 1000;
 }
 
 static bool api_cancelled(etl_ctx *ctx)
 {
-    return run_interrupted || (ctx && ctx->run && ctx->run->deadline_us &&
-                               monotonic_us() >= ctx->run->deadline_us);
+    return run_interrupted || (ctx && ctx->run && budget_active(&ctx->run->budget) &&
+                               budget_remaining_for_plugins_us(&ctx->run->budget,
+                                                               monotonic_us()) == 0);
 }
 
 static etl_status api_request_acquire(etl_ctx *ctx)

@@ -12,6 +12,8 @@
 #include "log.h"
 #include "pipeline.h"
 #include "runner.h"
+#include "strutil.h"
+#include "throttle.h"
 
 static const char usage_text[] =
     "Usage: etl [OPTIONS] COMMAND [ARGS]\n"
@@ -25,9 +27,16 @@ static const char usage_text[] =
     "  plugins               list plugins: path, version, ABI, connectors\n"
     "  plugins --describe NAME\n"
     "                        the options of a plugin or connector, with types and defaults\n"
+    "  state show FILE       print the pipeline's state (cursor, checkpoints, counters)\n"
+    "  state reset FILE      forget the state: the next run starts from the beginning\n"
+    "  state rewind FILE [--to SEQ | --steps N]\n"
+    "                        go back to an earlier checkpoint (default: one step)\n"
     "\n"
     "Options:\n"
     "  -q, --quiet           print errors only (no progress, no summary)\n"
+    "      --time-budget D   stop cleanly before D (30s, 14m30s) has passed, checkpoint, and\n"
+    "                        exit 75 with a continuation token on stdout\n"
+    "      --until-done      with a budget: run slice after slice until the source is done\n"
     "      --log-format F    text (default) or json (one JSON object per line)\n"
     "  -v, --verbose         print debug messages\n"
     "      --plugin-path DIRS\n"
@@ -44,7 +53,9 @@ static const char usage_text[] =
     "  2  bad command line            7  a retryable error outlasted the retries\n"
     "  3  invalid pipeline file       8  credentials refused\n"
     "  4  plugin missing or refused   9  not supported\n"
-    " 75  suspended (resume to go on) 130 interrupted\n"
+    " 10  state corrupt, foreign or leased by another run\n"
+    " 75  suspended by the time budget: run again to resume\n"
+    "130  interrupted\n"
     "\n"
     "Documentation: docs/ in the source tree (cli.md, pipelines.md, plugin-abi.md).\n";
 
@@ -67,8 +78,13 @@ static void install_signal_handlers(void)
 typedef struct global_options {
     bool quiet;
     bool verbose;
+    bool until_done;
     log_format format;
     const char *plugin_path;
+    int64_t budget_ms;
+    long long rewind_to;
+    long long rewind_steps;
+    int64_t started_us;
 } global_options;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -113,24 +129,69 @@ static int command_validate(const char *path, const global_options *g)
     return EXIT_OK;
 }
 
+static void print_token(const pipeline *p, const run_result *result)
+{
+    etl_buf token = {0};
+    run_result_token(p, result, &token);
+    printf("%s\n", buf_cstr(&token));
+    fflush(stdout);
+    buf_free(&token);
+}
+
 static int command_run(const char *path, const global_options *g)
 {
     pipeline *p = NULL;
     int status = load_pipeline(path, g, &p);
     if (p == NULL)
         return status;
+    if ((g->budget_ms > 0 || g->until_done) && !p->checkpointing) {
+        /* A budget needs somewhere to resume from: checkpoints with the
+         * defaults (docs/checkpoints.md). */
+        p->checkpointing = true;
+        const etl_source_vtable *svt = p->source.connector->vtable;
+        if (svt->checkpoint == NULL || svt->restore == NULL) {
+            log_msg(ETL_LOG_ERROR, "etl",
+                    "source '%s' cannot be resumed, so it cannot run with a time budget "
+                    "(not supported)",
+                    p->source.connector->name);
+            pipeline_free(p);
+            return EXIT_UNSUPPORTED;
+        }
+    }
     install_signal_handlers();
     run_options options = {.quiet = g->quiet,
                            .progress_on_terminal = isatty(STDERR_FILENO) &&
-                                                   g->format == LOG_FORMAT_TEXT};
-    status = run_pipeline(p, &options);
+                                                   g->format == LOG_FORMAT_TEXT,
+                           .budget_ms = g->budget_ms,
+                           .started_us = g->started_us};
+    run_result result;
+    status = run_pipeline(p, &options, &result);
+    while (status == EXIT_SUSPENDED && g->until_done && !run_interrupted) {
+        print_token(p, &result);
+        options.started_us = 0; /* each slice gets a whole budget */
+        status = run_pipeline(p, &options, &result);
+    }
+    if (status == EXIT_SUSPENDED || (p->checkpointing && status == EXIT_OK && g->until_done))
+        print_token(p, &result);
+    pipeline_free(p);
+    return status;
+}
+
+static int command_state(const char *action, const char *path, const global_options *g)
+{
+    pipeline *p = NULL;
+    int status = load_pipeline(path, g, &p);
+    if (p == NULL)
+        return status;
+    status = cli_state(p, action, g->rewind_to, g->rewind_steps);
     pipeline_free(p);
     return status;
 }
 
 int main(int argc, char **argv)
 {
-    enum { OPT_LOG_FORMAT = 256, OPT_PLUGIN_PATH, OPT_DESCRIBE };
+    enum { OPT_LOG_FORMAT = 256, OPT_PLUGIN_PATH, OPT_DESCRIBE, OPT_BUDGET, OPT_UNTIL_DONE,
+           OPT_TO, OPT_STEPS };
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -139,9 +200,14 @@ int main(int argc, char **argv)
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
         {"describe", required_argument, NULL, OPT_DESCRIBE},
+        {"time-budget", required_argument, NULL, OPT_BUDGET},
+        {"until-done", no_argument, NULL, OPT_UNTIL_DONE},
+        {"to", required_argument, NULL, OPT_TO},
+        {"steps", required_argument, NULL, OPT_STEPS},
         {NULL, 0, NULL, 0},
     };
-    global_options g = {.format = LOG_FORMAT_TEXT};
+    global_options g = {.format = LOG_FORMAT_TEXT, .rewind_to = -1, .rewind_steps = 1,
+                        .started_us = monotonic_us()};
     const char *describe_name = NULL;
     int c;
     /* Options may come before or after the command (etl run x.yaml -q). */
@@ -163,6 +229,23 @@ int main(int argc, char **argv)
             break;
         case OPT_PLUGIN_PATH: g.plugin_path = optarg; break;
         case OPT_DESCRIBE: describe_name = optarg; break;
+        case OPT_BUDGET:
+            if (!parse_duration_ms(optarg, &g.budget_ms) || g.budget_ms <= 0)
+                return usage_error("--time-budget takes a duration such as 30s or 14m30s, not '%s'",
+                                   optarg);
+            break;
+        case OPT_UNTIL_DONE: g.until_done = true; break;
+        case OPT_TO:
+        case OPT_STEPS: {
+            int64_t n;
+            if (!parse_int64(optarg, &n) || n < 0)
+                return usage_error("--to and --steps take a whole number, not '%s'", optarg);
+            if (c == OPT_TO)
+                g.rewind_to = n;
+            else
+                g.rewind_steps = n;
+            break;
+        }
         default: fputs("Try 'etl --help'.\n", stderr); return EXIT_USAGE;
         }
     }
@@ -191,5 +274,12 @@ int main(int argc, char **argv)
             return command_run(args[1], &g);
         return command_validate(args[1], &g);
     }
-    return usage_error("unknown command '%s' (run, validate, plugins)", command);
+    if (strcmp(command, "state") == 0) {
+        if (rest != 3)
+            return usage_error("%s", "usage: etl state show|reset|rewind FILE");
+        return command_state(args[1], args[2], &g);
+    }
+    if (g.until_done && g.budget_ms <= 0)
+        return usage_error("%s", "--until-done needs --time-budget (or budget: in the pipeline)");
+    return usage_error("unknown command '%s' (run, validate, plugins, state)", command);
 }

@@ -33,6 +33,15 @@ static const etl_option_spec retry_spec[] = {
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 
+static const etl_option_spec checkpoint_spec[] = {
+    {"every", ETL_OPT_LIST, "10000 records",
+     "commit and save the state every N records, a duration (30s) or a size (64MB); "
+     "several may be given", 0, NULL},
+    {"store", ETL_OPT_ANY, "file",
+     "the state store: a name, or a mapping {type: file, path: .etl-state}", 0, NULL},
+    {NULL, 0, NULL, NULL, 0, NULL},
+};
+
 #define SETTINGS_CONNECTOR(var, section, spec)                                                  \
     static const etl_connector var = {.struct_size = sizeof(etl_connector),                    \
                                       .kind = ETL_KIND_SOURCE,                                  \
@@ -53,14 +62,6 @@ static const char *const not_yet_supported[] = {
     "catalog", "partitions", "schema_policy",
 };
 
-static const etl_option_spec checkpoint_spec[] = {
-    {"every", ETL_OPT_LIST, "10000 records",
-     "commit and save the state every N records, a duration (30s) or a size (64MB); "
-     "several may be given", 0, NULL},
-    {"store", ETL_OPT_ANY, "file",
-     "the state store: a name, or a mapping {type: file, path: .etl-state}", 0, NULL},
-    {NULL, 0, NULL, NULL, 0, NULL},
-};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -460,8 +461,10 @@ pipeline *pipeline_load(const char *path, const char *plugin_path, etl_buf *erro
                           &p->transforms[i]);
     }
     resolve_stage(&l, sink, ETL_KIND_SINK, "sink", 0, &p->sink);
-    if (p->checkpointing && l.status == EXIT_OK) {
+    /* Resolved even without checkpoints, for 'etl state'. */
+    if (l.status == EXIT_OK)
         resolve_state_store(&l, root);
+    if (p->checkpointing && l.status == EXIT_OK) {
         const etl_source_vtable *svt = p->source.connector->vtable;
         if (svt->checkpoint == NULL || svt->restore == NULL)
             fail(&l, EXIT_UNSUPPORTED, ynode_get(source, "type"),

@@ -8,11 +8,22 @@
 #include "context.h"
 #include "strutil.h"
 
-void rejects_init(rejects *r, const char *path)
+void rejects_init(rejects *r, const char *path, bool append)
 {
     memset(r, 0, sizeof *r);
+    r->append = append;
     if (path && *path)
         r->path = xstrdup(path);
+}
+
+etl_status rejects_sync(rejects *r)
+{
+    if (r->file == NULL)
+        return ETL_OK;
+    if (fflush(r->file) != 0 || fsync(fileno(r->file)) != 0)
+        return ctx_set_error(NULL, ETL_ERR_IO, errno, "cannot write rejects file %s: %s",
+                             r->temp_path, strerror(errno));
+    return ETL_OK;
 }
 
 static void append_json_text(etl_buf *out, const char *s, size_t len)
@@ -42,9 +53,12 @@ etl_status rejects_write(rejects *r, etl_ctx *ctx, const char *record, size_t le
                              reason ? reason : "bad record");
     if (r->file == NULL) {
         etl_buf temp = {0};
-        buf_printf(&temp, "%s.tmp-%ld", r->path, (long)getpid());
+        if (r->append)
+            buf_append_str(&temp, r->path);
+        else
+            buf_printf(&temp, "%s.tmp-%ld", r->path, (long)getpid());
         r->temp_path = (char *)buf_cstr(&temp);
-        r->file = fopen(r->temp_path, "w");
+        r->file = fopen(r->temp_path, r->append ? "a" : "w");
         if (r->file == NULL)
             return ctx_set_error(ctx, ETL_ERR_IO, errno, "cannot write rejects file %s: %s",
                                  r->temp_path, strerror(errno));
@@ -74,9 +88,16 @@ etl_status rejects_close(rejects *r, bool keep)
         bool failed = fflush(r->file) != 0 || fsync(fileno(r->file)) != 0;
         failed = (fclose(r->file) != 0) || failed;
         r->file = NULL;
-        if (keep && !failed && rename(r->temp_path, r->path) != 0)
+        if (r->append) {
+            /* Appended records stay: they belong to checkpoints already made
+             * or to ones a resumed run will make. */
+            if (failed)
+                st = ctx_set_error(NULL, ETL_ERR_IO, errno, "cannot finish rejects file %s: %s",
+                                   r->path, strerror(errno));
+        } else if (keep && !failed && rename(r->temp_path, r->path) != 0) {
             failed = true;
-        if (failed || !keep) {
+        }
+        if (!r->append && (failed || !keep)) {
             if (failed)
                 st = ctx_set_error(NULL, ETL_ERR_IO, errno, "cannot finish rejects file %s: %s",
                                    r->path, strerror(errno));

@@ -9,12 +9,19 @@
 
 typedef struct rejects {
     char *path;                  /* NULL: no rejects file, bad records fail the run */
+    bool append;                 /* checkpointed runs append to the file itself */
     char *temp_path;
     FILE *file;
     int64_t count;
 } rejects;
 
-void rejects_init(rejects *r, const char *path);
+/* With `append` (checkpointed runs, which resume), records are appended to
+ * the file itself and synced at each checkpoint: a crash between a reject
+ * and the next checkpoint may repeat that reject (at-least-once). Without,
+ * the file is written under a temporary name and renamed at the end. */
+void rejects_init(rejects *r, const char *path, bool append);
+/* Makes the rejects written so far durable. */
+etl_status rejects_sync(rejects *r);
 etl_status rejects_write(rejects *r, etl_ctx *ctx, const char *record, size_t len,
                          const char *where, const char *reason);
 /* Renames the file into place (keep = true) or removes it. */

@@ -1,6 +1,11 @@
 #include "runner.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "batch.h"
 #include "buf.h"
@@ -9,6 +14,7 @@
 #include "exit_status.h"
 #include "json_encode.h"
 #include "log.h"
+#include "state.h"
 #include "strutil.h"
 
 volatile int run_interrupted;
@@ -31,6 +37,18 @@ typedef struct runner {
     size_t outcomes_cap;
     uint64_t commit_sequence;
     int64_t rejected;
+    /* checkpoints */
+    stage_instance store;
+    run_state state;
+    bool resumed;
+    etl_buf state_version;       /* of the state as last read or written */
+    char run_id[40];
+    int64_t records_since_commit;
+    int64_t bytes_since_commit;
+    int64_t last_commit_us;
+    int64_t slice_start_records;
+    bool suspended;
+    bool done;
 } runner;
 
 void run_metric_add(struct run *run, const char *name, int64_t delta)
@@ -58,6 +76,7 @@ static int exit_status_for(etl_status st)
     case ETL_ERR_UNSUPPORTED: return EXIT_UNSUPPORTED;
     case ETL_ERR_IO: return EXIT_IO;
     case ETL_ERR_AUTH: return EXIT_AUTH;
+    case ETL_ERR_CONFLICT: return EXIT_STATE;
     case ETL_ERR_NOMEM:
     case ETL_ERR_PERMANENT: return EXIT_FAILURE_RUNTIME;
     }
@@ -109,6 +128,9 @@ static etl_status open_stage(runner *r, stage_instance *s, const stage *plan)
         case ETL_KIND_SINK:
             st = ((const etl_sink_vtable *)vt)->open(s->ctx, plan->options, &s->state);
             break;
+        case ETL_KIND_STATE_STORE:
+            st = ((const etl_state_store_vtable *)vt)->open(s->ctx, plan->options, &s->state);
+            break;
         default:
             st = ctx_set_error(s->ctx, ETL_ERR_PERMANENT, 0, "cannot open a format as a stage");
         }
@@ -137,6 +159,7 @@ static void close_stage(stage_instance *s, bool discard)
             sink->close(s->state);
             break;
         }
+        case ETL_KIND_STATE_STORE: ((const etl_state_store_vtable *)vt)->close(s->state); break;
         default: break;
         }
         s->open = false;
@@ -153,14 +176,13 @@ static void throttle_records(runner *r, int64_t n)
 
 /* One read() from the source, retried with backoff. The host counts each
  * read as one request against the throttle. */
-static etl_status read_batch(runner *r, etl_batch **batch, bool *end)
+static etl_status read_batch(runner *r, int64_t max_records, etl_batch **batch, bool *end)
 {
     const etl_source_vtable *vt = r->p->source.connector->vtable;
     for (int attempt = 1;; attempt++) {
         int64_t wait = bucket_take(&r->run.request_bucket, 1, monotonic_us());
         sleep_us_interruptible(wait, &run_interrupted);
-        etl_status st = vt->read(r->source.state, r->builder, r->p->batch_records,
-                                 r->p->batch_bytes);
+        etl_status st = vt->read(r->source.state, r->builder, max_records, r->p->batch_bytes);
         if (st == ETL_OK || st == ETL_END) {
             *end = st == ETL_END;
             return builder_finish(r->builder, batch);
@@ -282,14 +304,14 @@ static etl_status write_batch(runner *r, etl_batch *batch)
     return result;
 }
 
-static etl_status commit_output(runner *r)
+static etl_status commit_sink(runner *r, uint64_t sequence)
 {
     const etl_sink_vtable *vt = r->p->sink.connector->vtable;
     etl_commit_info info = {
         .struct_size = sizeof info,
         .pipeline = r->p->name,
         .partition = "0",
-        .sequence = ++r->commit_sequence,
+        .sequence = sequence,
     };
     for (int attempt = 1;; attempt++) {
         etl_status st = vt->commit(r->sink.state, &info);
@@ -302,9 +324,228 @@ static etl_status commit_output(runner *r)
     }
 }
 
+/* ETL_FAULT=phase[:sequence] makes the host kill itself (SIGKILL, no
+ * cleanup) at that point of a checkpoint: the crash-consistency tests use
+ * it to hit every boundary of the commit protocol exactly. Phases:
+ * before_sink_commit, after_sink_commit, after_state_write. */
+static void fault_point(const char *phase, uint64_t sequence)
+{
+    const char *spec = getenv("ETL_FAULT");
+    if (spec == NULL)
+        return;
+    size_t n = strlen(phase);
+    if (strncmp(spec, phase, n) != 0 || (spec[n] != '\0' && spec[n] != ':'))
+        return;
+    if (spec[n] == ':' && strtoull(spec + n + 1, NULL, 10) != sequence)
+        return;
+    kill(getpid(), SIGKILL);
+}
+
+static etl_status store_put_state(runner *r)
+{
+    const etl_state_store_vtable *vt = r->p->state_store.connector->vtable;
+    etl_buf text = {0}, version = {0};
+    etl_status st = state_serialize(&r->state, &text);
+    if (st == ETL_OK)
+        st = vt->put(r->store.state, r->p->state_key, text.data, text.len,
+                     r->state_version.len ? buf_cstr(&r->state_version) : NULL, &version);
+    if (st == ETL_OK) {
+        buf_reset(&r->state_version);
+        buf_append(&r->state_version, version.data, version.len);
+    } else if (st == ETL_ERR_CONFLICT) {
+        log_msg(ETL_LOG_ERROR, r->store.ctx->label,
+                "the state of '%s' was changed by another writer: %s; this run stops without "
+                "overwriting it",
+                r->p->state_key, ctx_error_message(r->store.ctx));
+    } else {
+        report_failure(&r->store, st);
+    }
+    buf_free(&text);
+    buf_free(&version);
+    return st;
+}
+
+/* The commit protocol (DESIGN.md section 5): the sink finalizes what it
+ * wrote under names derived from the next sequence, then the state moves
+ * to that sequence with the source's cursor. A crash between the two
+ * re-runs the same records into the same names: an overwrite, never a
+ * duplicate. */
+static etl_status take_checkpoint(runner *r, bool done)
+{
+    int64_t started = monotonic_us();
+    uint64_t sequence = r->state.current.commit_sequence + 1;
+    fault_point("before_sink_commit", sequence);
+    etl_status st = commit_sink(r, sequence);
+    if (st != ETL_OK)
+        return st;
+    fault_point("after_sink_commit", sequence);
+    const etl_source_vtable *svt = r->p->source.connector->vtable;
+    etl_buf cursor = {0}, schema = {0};
+    st = svt->checkpoint(r->source.state, &cursor);
+    if (st != ETL_OK) {
+        report_failure(&r->source, st);
+        buf_free(&cursor);
+        return st;
+    }
+    builder_schema_json(r->builder, &schema);
+    state_push_history(&r->state);
+    state_point_free(&r->state.current);
+    state_point *p = &r->state.current;
+    p->commit_sequence = sequence;
+    p->cursor = xstrdup(buf_cstr(&cursor));
+    p->schema = xstrdup(buf_cstr(&schema));
+    p->records_read = r->run.records_read;
+    p->records_written = r->run.records_written;
+    p->records_rejected = r->run.rejects.count;
+    char now[32];
+    utc_now_iso(now, sizeof now);
+    p->committed_at = xstrdup(now);
+    r->state.done = done;
+    free(r->state.run_id);
+    r->state.run_id = xstrdup(r->run_id);
+    buf_free(&cursor);
+    buf_free(&schema);
+    if (rejects_sync(&r->run.rejects) != ETL_OK) {
+        log_msg(ETL_LOG_ERROR, "etl", "%s", ctx_error_message(NULL));
+        return ETL_ERR_IO;
+    }
+    st = store_put_state(r);
+    if (st != ETL_OK)
+        return st;
+    fault_point("after_state_write", sequence);
+    r->commit_sequence = sequence;
+    r->records_since_commit = 0;
+    r->bytes_since_commit = 0;
+    r->last_commit_us = monotonic_us();
+    budget_record_commit(&r->run.budget, r->last_commit_us - started);
+    log_msg(ETL_LOG_DEBUG, "etl", "checkpoint %llu: %lld records read",
+            (unsigned long long)sequence, (long long)r->run.records_read);
+    return ETL_OK;
+}
+
+static bool checkpoint_due(const runner *r)
+{
+    const pipeline *p = r->p;
+    if (p->checkpoint_every_records > 0 && r->records_since_commit > 0 &&
+        r->run.records_read % p->checkpoint_every_records == 0)
+        return true;
+    if (p->checkpoint_every_bytes > 0 && r->bytes_since_commit >= p->checkpoint_every_bytes)
+        return true;
+    return p->checkpoint_every_ms > 0 && r->records_since_commit > 0 &&
+           monotonic_us() - r->last_commit_us >= p->checkpoint_every_ms * 1000;
+}
+
+/* Records cadence cuts reads at multiples of N records from the start of
+ * the pipeline, so a resumed run commits exactly where a clean run would. */
+static int64_t next_read_size(const runner *r)
+{
+    int64_t max = r->p->batch_records;
+    int64_t every = r->p->checkpoint_every_records;
+    if (r->p->checkpointing && every > 0) {
+        int64_t to_boundary = every - r->run.records_read % every;
+        if (to_boundary < max)
+            max = to_boundary;
+    }
+    return max;
+}
+
+static void new_run_id(char *out, size_t len)
+{
+    unsigned char bytes[8] = {0};
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, bytes, sizeof bytes) != (ssize_t)sizeof bytes) {
+        uint64_t fallback = (uint64_t)monotonic_us() ^ ((uint64_t)getpid() << 32);
+        memcpy(bytes, &fallback, sizeof bytes);
+    }
+    if (fd >= 0)
+        close(fd);
+    snprintf(out, len, "run-%02x%02x%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1], bytes[2],
+             bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]);
+}
+
+/* Takes the lease and reads the state. Returns an exit status; sets
+ * r->resumed when there is a state to continue from, r->done when the
+ * pipeline already finished. */
+static int load_state(runner *r)
+{
+    const pipeline *p = r->p;
+    if (open_stage(r, &r->store, &p->state_store) != ETL_OK)
+        return exit_status_for(ctx_error_status(r->store.ctx));
+    const etl_state_store_vtable *vt = p->state_store.connector->vtable;
+    etl_status st = vt->lease_acquire(r->store.state, p->state_key, r->run_id, 15 * 60 * 1000);
+    if (st != ETL_OK) {
+        report_failure(&r->store, st);
+        return st == ETL_ERR_CONFLICT ? EXIT_STATE : exit_status_for(st);
+    }
+    etl_buf text = {0};
+    st = vt->get(r->store.state, p->state_key, &text, &r->state_version);
+    int status = EXIT_OK;
+    if (st == ETL_END) {
+        r->state.pipeline = xstrdup(p->name);
+        r->state.partition = xstrdup("0");
+        r->state.source_type = xstrdup(p->source.connector->name);
+        r->state.sink_type = xstrdup(p->sink.connector->name);
+    } else if (st != ETL_OK) {
+        report_failure(&r->store, st);
+        status = exit_status_for(st);
+    } else {
+        char where[400];
+        snprintf(where, sizeof where, "state '%s' (%s)", p->state_key, r->store.ctx->label);
+        st = state_parse(text.data, text.len, where, &r->state, r->store.ctx);
+        if (st != ETL_OK) {
+            report_failure(&r->store, st);
+            status = EXIT_STATE;
+        } else if (strcmp(r->state.pipeline, p->name) != 0 ||
+                   strcmp(r->state.source_type, p->source.connector->name) != 0 ||
+                   strcmp(r->state.sink_type, p->sink.connector->name) != 0) {
+            log_msg(ETL_LOG_ERROR, r->store.ctx->label,
+                    "%s belongs to another pipeline (pipeline '%s', source %s, sink %s; this is "
+                    "'%s', source %s, sink %s): refusing to use it. Give this pipeline its own "
+                    "name or state path, or run 'etl state reset'.",
+                    where, r->state.pipeline, r->state.source_type, r->state.sink_type, p->name,
+                    p->source.connector->name, p->sink.connector->name);
+            status = EXIT_STATE;
+        } else {
+            r->resumed = r->state.current.commit_sequence > 0;
+            r->done = r->state.done;
+        }
+    }
+    buf_free(&text);
+    return status;
+}
+
+/* Puts the source, the builder and the counters where the state says. */
+static etl_status resume_from_state(runner *r)
+{
+    const state_point *p = &r->state.current;
+    const etl_source_vtable *vt = r->p->source.connector->vtable;
+    if (p->schema) {
+        etl_status st = builder_schema_restore(r->builder, p->schema, strlen(p->schema));
+        if (st != ETL_OK) {
+            report_failure(&r->source, st);
+            return st;
+        }
+    }
+    if (p->cursor) {
+        etl_status st = vt->restore(r->source.state, p->cursor, strlen(p->cursor));
+        if (st != ETL_OK) {
+            report_failure(&r->source, st);
+            return st;
+        }
+    }
+    r->commit_sequence = p->commit_sequence;
+    r->run.records_read = p->records_read;
+    r->run.records_written = p->records_written;
+    r->run.rejects.count = p->records_rejected;
+    log_msg(ETL_LOG_INFO, "etl", "resuming '%s' after checkpoint %llu (%lld records read so far)",
+            r->p->name, (unsigned long long)p->commit_sequence, (long long)p->records_read);
+    return ETL_OK;
+}
+
 static void print_summary(runner *r, int status)
 {
-    progress_update(&r->run.progress, r->run.records_read, r->run.bytes_read, true);
+    int64_t slice_records = r->run.records_read - r->slice_start_records;
+    progress_update(&r->run.progress, slice_records, r->run.bytes_read, true);
     progress_clear();
     double elapsed = progress_elapsed_s(&r->run.progress);
     char size[32];
@@ -312,12 +553,14 @@ static void print_summary(runner *r, int status)
     const char *outcome = status == EXIT_OK ? "done" : "failed";
     if (status == EXIT_INTERRUPTED)
         outcome = "interrupted";
-    log_msg(status == EXIT_OK ? ETL_LOG_INFO : ETL_LOG_ERROR, "etl",
+    if (status == EXIT_SUSPENDED)
+        outcome = "suspended by the time budget";
+    log_msg(status == EXIT_OK || status == EXIT_SUSPENDED ? ETL_LOG_INFO : ETL_LOG_ERROR, "etl",
             "%s %s: %lld records read, %lld written, %lld rejected, %s in %.2f s (%.0f records/s)"
             "%s",
             r->p->name, outcome, (long long)r->run.records_read,
             (long long)r->run.records_written, (long long)r->rejected, size, elapsed,
-            elapsed > 0 ? (double)r->run.records_read / elapsed : 0.0,
+            elapsed > 0 ? (double)slice_records / elapsed : 0.0,
             r->run.retries ? ", with retries" : "");
 }
 
@@ -325,16 +568,25 @@ static int run_loop(runner *r)
 {
     etl_status st = ETL_OK;
     bool end = false;
+    const pipeline *p = r->p;
     while (!end) {
         if (run_interrupted)
             return EXIT_INTERRUPTED;
+        int64_t now = monotonic_us();
+        int64_t wait = bucket_peek(&r->run.request_bucket, 1, now);
+        if (p->checkpointing && budget_should_stop(&r->run.budget, now, wait)) {
+            r->suspended = true;
+            break;
+        }
         etl_batch *batch = NULL;
-        st = read_batch(r, &batch, &end);
+        st = read_batch(r, next_read_size(r), &batch, &end);
         if (st != ETL_OK)
             return run_interrupted ? EXIT_INTERRUPTED : exit_status_for(st);
         int64_t rows = batch->num_rows;
         r->run.records_read += rows;
         r->run.bytes_read += batch->approx_bytes;
+        r->records_since_commit += rows;
+        r->bytes_since_commit += batch->approx_bytes;
         if (rows > 0) {
             throttle_records(r, rows);
             st = apply_transforms(r, &batch);
@@ -345,9 +597,24 @@ static int run_loop(runner *r)
             batch_release(batch);
         if (st != ETL_OK)
             return exit_status_for(st);
-        progress_update(&r->run.progress, r->run.records_read, r->run.bytes_read, false);
+        budget_record_batch(&r->run.budget, monotonic_us() - now);
+        progress_update(&r->run.progress, r->run.records_read - r->slice_start_records,
+                        r->run.bytes_read, false);
+        if (p->checkpointing && !end && checkpoint_due(r)) {
+            st = take_checkpoint(r, false);
+            if (st != ETL_OK)
+                return exit_status_for(st);
+        }
     }
-    st = commit_output(r);
+    if (p->checkpointing) {
+        st = take_checkpoint(r, end);
+        if (st != ETL_OK)
+            return exit_status_for(st);
+        r->done = end;
+        return end ? EXIT_OK : EXIT_SUSPENDED;
+    }
+    st = commit_sink(r, ++r->commit_sequence);
+    r->done = st == ETL_OK;
     return exit_status_for(st);
 }
 
@@ -359,7 +626,7 @@ static void runner_init(runner *r, const pipeline *p, const run_options *options
     r->run.interrupted = &run_interrupted;
     bucket_init(&r->run.request_bucket, p->requests_per_second, p->requests_per_second);
     bucket_init(&r->run.record_bucket, p->records_per_second, p->records_per_second);
-    rejects_init(&r->run.rejects, p->rejects_path);
+    rejects_init(&r->run.rejects, p->rejects_path, p->checkpointing);
     progress_start(&r->run.progress, options->progress_on_terminal && !options->quiet);
     r->transforms = calloc(p->transform_count ? p->transform_count : 1, sizeof(stage_instance));
 }
@@ -370,6 +637,13 @@ static void runner_free(runner *r, bool discard)
     for (size_t i = 0; i < r->p->transform_count; i++)
         close_stage(&r->transforms[i], discard);
     close_stage(&r->sink, discard);
+    if (r->store.open) {
+        const etl_state_store_vtable *vt = r->p->state_store.connector->vtable;
+        vt->lease_release(r->store.state, r->p->state_key, r->run_id);
+    }
+    close_stage(&r->store, false);
+    state_free(&r->state);
+    buf_free(&r->state_version);
     builder_free(r->builder);
     free(r->transforms);
     free(r->outcomes);
@@ -377,33 +651,101 @@ static void runner_free(runner *r, bool discard)
         free((char *)r->run.metrics[i].name);
 }
 
-int run_pipeline(const pipeline *p, const run_options *options)
+static void init_budget(runner *r, const run_options *options)
+{
+    int64_t now = monotonic_us();
+    int64_t started = options->started_us ? options->started_us : now;
+    int64_t budget_ms = options->budget_ms > 0 ? options->budget_ms : r->p->budget_ms;
+    if (options->deadline_unix_ms > 0) {
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        int64_t wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+        budget_init_deadline(&r->run.budget, now + (options->deadline_unix_ms - wall_ms) * 1000);
+    } else if (budget_ms > 0) {
+        budget_init(&r->run.budget, started, budget_ms * 1000);
+    }
+}
+
+static void fill_result(const runner *r, run_result *result)
+{
+    if (result == NULL)
+        return;
+    memset(result, 0, sizeof *result);
+    result->done = r->done;
+    result->suspended = r->suspended;
+    result->commit_sequence = r->commit_sequence;
+    result->records_read = r->run.records_read;
+    result->records_written = r->run.records_written;
+    result->records_rejected = r->rejected;
+    result->slice_records = r->run.records_read - r->slice_start_records;
+    result->time_left_ms =
+        budget_active(&r->run.budget) ? (r->run.budget.deadline_us - monotonic_us()) / 1000 : -1;
+}
+
+int run_pipeline(const pipeline *p, const run_options *options, run_result *result)
 {
     runner r;
     runner_init(&r, p, options);
+    new_run_id(r.run_id, sizeof r.run_id);
+    init_budget(&r, options);
     log_set_before_print(progress_clear);
-    int status = EXIT_OK;
-    etl_status st = open_stage(&r, &r.source, &p->source);
+    int status = p->checkpointing ? load_state(&r) : EXIT_OK;
+    if (status == EXIT_OK && r.done) {
+        log_msg(ETL_LOG_INFO, "etl",
+                "'%s' already finished (checkpoint %llu, %lld records); nothing to do. Run "
+                "'etl state reset' to run it again from the start.",
+                p->name, (unsigned long long)r.state.current.commit_sequence,
+                (long long)r.state.current.records_read);
+        r.commit_sequence = r.state.current.commit_sequence;
+        r.run.records_read = r.slice_start_records = r.state.current.records_read;
+        r.run.records_written = r.state.current.records_written;
+        fill_result(&r, result);
+        rejects_close(&r.run.rejects, false);
+        log_set_before_print(NULL);
+        runner_free(&r, false);
+        return EXIT_OK;
+    }
+    etl_status st = status == EXIT_OK ? open_stage(&r, &r.source, &p->source) : ETL_ERR_PERMANENT;
     for (size_t i = 0; st == ETL_OK && i < p->transform_count; i++)
         st = open_stage(&r, &r.transforms[i], &p->transforms[i]);
     if (st == ETL_OK)
         st = open_stage(&r, &r.sink, &p->sink);
     if (st == ETL_OK) {
         r.builder = builder_new(r.source.ctx);
-        status = r.builder ? run_loop(&r) : EXIT_FAILURE_RUNTIME;
-    } else {
+        if (r.builder == NULL)
+            st = ETL_ERR_NOMEM;
+        else if (r.resumed)
+            st = resume_from_state(&r);
+        r.slice_start_records = r.run.records_read;
+        r.last_commit_us = monotonic_us();
+        status = st == ETL_OK ? run_loop(&r) : exit_status_for(st);
+    } else if (status == EXIT_OK) {
         status = exit_status_for(st);
     }
     if (run_interrupted && status != EXIT_OK)
         status = EXIT_INTERRUPTED;
     /* Rejects become visible only with the output they belong to. */
     r.rejected = r.run.rejects.count;
-    if (rejects_close(&r.run.rejects, status == EXIT_OK) != ETL_OK && status == EXIT_OK) {
+    bool keep_rejects = status == EXIT_OK || status == EXIT_SUSPENDED;
+    if (rejects_close(&r.run.rejects, keep_rejects) != ETL_OK && keep_rejects) {
         log_msg(ETL_LOG_ERROR, "etl", "%s", ctx_error_message(NULL));
         status = EXIT_IO;
     }
+    fill_result(&r, result);
     print_summary(&r, status);
     log_set_before_print(NULL);
-    runner_free(&r, status != EXIT_OK);
+    runner_free(&r, status != EXIT_OK && status != EXIT_SUSPENDED);
     return status;
+}
+
+void run_result_token(const pipeline *p, const run_result *r, etl_buf *out)
+{
+    buf_printf(out,
+               "{\"pipeline\":\"%s\",\"state_key\":\"%s\",\"done\":%s,\"commit_sequence\":%llu,"
+               "\"records_read\":%lld,\"records_written\":%lld,\"records_rejected\":%lld,"
+               "\"slice_records\":%lld}",
+               p->name, p->state_key, r->done ? "true" : "false",
+               (unsigned long long)r->commit_sequence, (long long)r->records_read,
+               (long long)r->records_written, (long long)r->records_rejected,
+               (long long)r->slice_records);
 }

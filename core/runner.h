@@ -5,6 +5,7 @@
 
 #include <etl/plugin.h>
 
+#include "budget.h"
 #include "pipeline.h"
 #include "progress.h"
 #include "rejects.h"
@@ -22,7 +23,7 @@ struct run {
     token_bucket request_bucket;
     token_bucket record_bucket;
     int64_t in_flight;
-    int64_t deadline_us;         /* monotonic; 0: no budget */
+    budget budget;
     progress progress;
     rejects rejects;
     int64_t records_read;
@@ -37,10 +38,28 @@ struct run {
 typedef struct run_options {
     bool quiet;
     bool progress_on_terminal;
+    int64_t budget_ms;           /* overrides the pipeline's budget when > 0 */
+    int64_t started_us;          /* monotonic start the budget counts from (0: now) */
+    int64_t deadline_unix_ms;    /* an absolute deadline (Lambda); 0: none */
 } run_options;
 
-/* Returns an exit status (core/exit_status.h). */
-int run_pipeline(const pipeline *p, const run_options *options);
+/* What a run did, for the continuation token and `etl lambda`. */
+typedef struct run_result {
+    bool done;                   /* the source reached its end and all is committed */
+    bool suspended;              /* stopped by the budget; resume to continue */
+    uint64_t commit_sequence;
+    int64_t records_read;        /* over the whole pipeline, all slices */
+    int64_t records_written;
+    int64_t records_rejected;
+    int64_t slice_records;       /* read by this run alone */
+    int64_t time_left_ms;        /* before the deadline, at the end (-1: no budget) */
+} run_result;
+
+/* Returns an exit status (core/exit_status.h); `result` may be NULL. */
+int run_pipeline(const pipeline *p, const run_options *options, run_result *result);
+
+/* {"pipeline":..,"state_key":..,"done":..,...}: what resumes the run. */
+void run_result_token(const pipeline *p, const run_result *r, etl_buf *out);
 
 /* Set by the SIGINT/SIGTERM handler. */
 extern volatile int run_interrupted;

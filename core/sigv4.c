@@ -98,8 +98,7 @@ static etl_status recode_wire_text(etl_buf *out, const char *s, size_t len, bool
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         bool slash_ok = keep_slash;
-        if (c == '%' && i + 2 < len + 0 + 1 && i + 2 <= len - 1 + 1 && i + 2 < len + 1 &&
-            hex_value(s[i + 1]) >= 0 && i + 2 < len && hex_value(s[i + 2]) >= 0) {
+        if (c == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
             c = (unsigned char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
             slash_ok = false;
             i += 2;
@@ -356,9 +355,9 @@ static etl_status header_list_add(header_list *h, const char *name, const char *
         if (buf_append_char(&hd->value, is_space(*v) ? ' ' : *v) != ETL_OK)
             return ETL_ERR_NOMEM;
     }
-    if (buf_cstr(&hd->value)[0] == '\0' && hd->value.data == NULL)
-        return ETL_ERR_NOMEM;
-    return ETL_OK;
+    buf_cstr(&hd->name);
+    buf_cstr(&hd->value);
+    return hd->name.data && hd->value.data ? ETL_OK : ETL_ERR_NOMEM;
 }
 
 static int compare_headers(const void *a, const void *b)

@@ -67,11 +67,11 @@ pipeline later.yaml <<'YAML'
 pipeline: x
 source: {type: file, path: in.ndjson}
 sink: {type: file, path: out}
-budget: 14m
+catalog: {type: catalog, database: analytics, table: products}
 YAML
 run_etl run later.yaml
 expect_status "a feature of a later version exits 9" 9
-expect_stderr "it says not supported" "'budget' is not supported"
+expect_stderr "it says not supported" "'catalog' is not supported"
 
 pipeline badval.yaml <<'YAML'
 pipeline: x

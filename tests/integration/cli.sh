@@ -24,7 +24,7 @@ expect_status "a bad --log-format is a usage error" 2
 
 run_etl plugins
 expect_status "plugins exits 0" 0
-check "plugins lists file.so with its ABI" grep -Eq '^file [^ ]+  \(plugin ABI 1\.0' "$TAP_TMP/stdout"
+check "plugins lists file.so with its ABI" grep -Eq '^file [^ ]+  \(plugin ABI 1\.[0-9]+' "$TAP_TMP/stdout"
 check "plugins lists transform.so" grep -Eq '^transform ' "$TAP_TMP/stdout"
 check "plugins lists the file source and sink" grep -Eq 'source +file' "$TAP_TMP/stdout"
 check "plugins lists the ndjson format" grep -Eq 'format +ndjson' "$TAP_TMP/stdout"
