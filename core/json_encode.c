@@ -71,6 +71,53 @@ static void put_as_double(writer *w, const char *text, int len)
         put(w, ".0", 2);
 }
 
+/* Most doubles in records are short decimals (prices, ratings). For those,
+ * m / 10^k == v with m < 10^15 proves that "m with k decimals" reads back
+ * as v (both m and 10^k are exact doubles and the division is correctly
+ * rounded), and the smallest such k gives the digits %.15g would print, in
+ * the same fixed notation (1e-4 <= |v| < 1e15), without printf and strtod,
+ * which dominate encoding time otherwise. Returns 0 when it does not apply. */
+static int fast_short_decimal(double v, char *out)
+{
+    static const double powers[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (int k = 0; k < (int)(sizeof powers / sizeof powers[0]); k++) {
+        double scaled = a * powers[k];
+        if (scaled >= 1e15)
+            return 0;
+        double m = nearbyint(scaled);
+        if (m / powers[k] != a)
+            continue;
+        char digits[24];
+        int n = 0;
+        for (uint64_t u = (uint64_t)m; u > 0 || n == 0; u /= 10)
+            digits[n++] = (char)('0' + u % 10);
+        int len = 0;
+        if (v < 0)
+            out[len++] = '-';
+        if (n <= k) {              /* 0.00ddd */
+            out[len++] = '0';
+            out[len++] = '.';
+            for (int z = 0; z < k - n; z++)
+                out[len++] = '0';
+            while (n > 0)
+                out[len++] = digits[--n];
+        } else {
+            while (n > k)
+                out[len++] = digits[--n];
+            if (k > 0)
+                out[len++] = '.';
+            while (n > 0)
+                out[len++] = digits[--n];
+        }
+        out[len] = '\0';
+        return len;
+    }
+    return 0;
+}
+
 static void put_double(writer *w, double v)
 {
     if (!isfinite(v)) {
@@ -78,7 +125,11 @@ static void put_double(writer *w, double v)
         return;
     }
     char text[32];
-    int len = 0;
+    int len = fast_short_decimal(v, text);
+    if (len > 0) {
+        put_as_double(w, text, len);
+        return;
+    }
     for (int precision = 15; precision <= 17; precision++) {
         len = snprintf(text, sizeof text, "%.*g", precision, v);
         if (strtod(text, NULL) == v)

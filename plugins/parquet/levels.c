@@ -82,7 +82,7 @@ static void flat_leaf(const pq_node *n, int64_t begin, int64_t end, pq_level_out
     const struct ArrowArray *a = n->arr;
     int64_t count = end - begin;
     o->entries = count;
-    if (a != NULL && a->null_count == 0) {
+    if (a != NULL && (a->null_count == 0 || a->buffers[0] == NULL)) {
         if (o->def != NULL && pq_buf_reserve(o->def, (size_t)count)) {
             memset(o->def->data + o->def->len, 1, (size_t)count);
             o->def->len += (size_t)count;

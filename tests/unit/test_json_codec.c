@@ -519,6 +519,38 @@ START_TEST(declared_types_encode_as_documented)
 }
 END_TEST
 
+/* The fast path for short decimals must print exactly what the printf
+ * path prints (shortest of %.15g..%.17g that reads back), and read back. */
+START_TEST(doubles_print_shortest_round_trip_form)
+{
+    uint64_t seed = 88172645463325252ULL;
+    for (int i = 0; i < 300000; i++) {
+        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+        double v;
+        switch (i % 4) {
+        case 0: v = (double)(seed % 10000000) / 100.0; break;
+        case 1: v = (double)(seed % 1000000007) / pow(10, (double)(seed % 23)) * ((seed >> 40) & 1 ? -1 : 1); break;
+        case 2: v = (double)(seed % 100000) * pow(10, (double)(seed % 9)); break;
+        default: memcpy(&v, &seed, sizeof v); if (!isfinite(v)) v = 0.5; break;
+        }
+        etl_buf got = {0};
+        ck_assert_int_eq(json_encode_double(&got, v), ETL_OK);
+        char want[40];
+        for (int precision = 15; precision <= 17; precision++) {
+            snprintf(want, sizeof want, "%.*g", precision, v);
+            if (strtod(want, NULL) == v)
+                break;
+        }
+        if (strpbrk(want, ".e") == NULL)
+            strcat(want, ".0");
+        ck_assert_msg(strcmp(buf_cstr(&got), want) == 0, "%.17g printed as %s, expected %s", v,
+                      buf_cstr(&got), want);
+        ck_assert(strtod(got.data, NULL) == v);
+        buf_free(&got);
+    }
+}
+END_TEST
+
 static Suite *codec_suite(void)
 {
     Suite *s = suite_create("json_codec");
@@ -549,6 +581,7 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, every_truncation_of_a_record_is_rejected);
     tcase_add_test(tc, decode_value_into_a_column);
     tcase_add_test(tc, declared_types_encode_as_documented);
+    tcase_add_test(tc, doubles_print_shortest_round_trip_form);
     suite_add_tcase(s, tc);
     return s;
 }
