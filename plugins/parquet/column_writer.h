@@ -80,7 +80,8 @@ int pq_physical_type(const pq_node *leaf, int *type_length);
 pq_col_status pq_column_write(pq_column *c, pq_codec *codec, int64_t row_begin,
                               int64_t row_end, pq_level_out *scratch);
 /* Levels for rows already in the row group when the column was added. */
-void pq_column_backfill(pq_column *c, const pq_column *tmpl, int rep_limit, int def_cap);
+void pq_column_backfill(pq_column *c, const pq_column *tmpl, size_t rows, int rep_limit,
+                        int def_cap);
 
 /* Bytes of the row group so far: compressed (for rolling files) and
  * uncompressed (for the row group size). */

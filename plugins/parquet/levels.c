@@ -133,9 +133,10 @@ void pq_levels_compute(pq_node *const *path, int depth, int64_t row_begin, int64
         out->failed = true;
 }
 
-void pq_levels_backfill(const uint8_t *tmpl_def, const uint8_t *tmpl_rep, size_t n,
-                        int rep_limit, int def_cap, pq_buf *def, pq_buf *rep)
+size_t pq_levels_backfill(const uint8_t *tmpl_def, const uint8_t *tmpl_rep, size_t n,
+                          int rep_limit, int def_cap, pq_buf *def, pq_buf *rep)
 {
+    size_t added = 0;
     for (size_t k = 0; k < n; k++) {
         int r = tmpl_rep ? tmpl_rep[k] : 0;
         if (r > rep_limit)
@@ -145,7 +146,9 @@ void pq_levels_backfill(const uint8_t *tmpl_def, const uint8_t *tmpl_rep, size_t
             pq_buf_byte(def, (uint8_t)(d < def_cap ? d : def_cap));
         if (rep)
             pq_buf_byte(rep, (uint8_t)r);
+        added++;
     }
+    return added;
 }
 
 void pq_level_out_free(pq_level_out *out)

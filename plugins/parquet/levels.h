@@ -63,8 +63,8 @@ void pq_levels_compute(pq_node *const *path, int depth, int64_t row_begin, int64
 /* Levels for a subtree added to a file after some rows were written: one
  * entry per entry of `tmpl_def/rep` whose rep <= rep_limit, with def capped
  * at def_cap (everything below is null). */
-void pq_levels_backfill(const uint8_t *tmpl_def, const uint8_t *tmpl_rep, size_t n,
-                        int rep_limit, int def_cap, pq_buf *def, pq_buf *rep);
+size_t pq_levels_backfill(const uint8_t *tmpl_def, const uint8_t *tmpl_rep, size_t n,
+                          int rep_limit, int def_cap, pq_buf *def, pq_buf *rep);
 
 void pq_level_out_free(pq_level_out *out);
 
