@@ -7,6 +7,8 @@
 
 #include "pq_buf.h"
 
+struct pq_column;
+
 typedef enum pq_node_kind { PQ_NODE_ROOT, PQ_NODE_LEAF, PQ_NODE_STRUCT, PQ_NODE_LIST } pq_node_kind;
 
 /* Leaf value types, from the Arrow formats. */
@@ -35,7 +37,7 @@ typedef struct pq_node {
     struct pq_node *parent;
     struct pq_node **kids;       /* struct fields; a list's one element */
     size_t n_kids;
-    int column;                  /* leaves: index of the column writer */
+    struct pq_column *col;       /* leaves: the column writer */
     /* Bound to the batch being written (NULL: absent, all null). */
     const struct ArrowArray *arr;
     pq_conv conv;
