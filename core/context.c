@@ -1,4 +1,5 @@
 #include "context.h"
+#include "host_http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ etl_ctx *ctx_new(const char *label, struct run *run)
 
 void ctx_free(etl_ctx *ctx)
 {
+    host_http_release(ctx);
     free(ctx);
 }
 

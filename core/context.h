@@ -14,6 +14,7 @@ struct etl_ctx {
     int64_t vendor_code;
     char message[2048];
     struct run *run;             /* NULL outside a run (unit tests, conformance) */
+    struct http_client *http;    /* kept connection of http_send, or NULL */
 };
 
 etl_ctx *ctx_new(const char *label, struct run *run);

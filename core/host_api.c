@@ -10,6 +10,8 @@
 #include "builder.h"
 #include "context.h"
 #include "format.h"
+#include "host_http.h"
+#include "sigv4.h"
 #include "json_decode.h"
 #include "json_encode.h"
 #include "log.h"
@@ -212,6 +214,10 @@ static const etl_host_api host_table = {
     .format_read = format_read,
     .format_reader_close = format_reader_close,
     .reject = api_reject,
+    .http_send = host_http_send,
+    .http_header = host_http_header,
+    .http_response_free = host_http_response_free,
+    .sha256_hex = sigv4_sha256_hex,
 };
 
 const etl_host_api *host_api(void) { return &host_table; }

@@ -194,6 +194,48 @@ typedef struct etl_byte_source {
     int64_t (*read)(void *user, void *buf, size_t cap);
 } etl_byte_source;
 
+/* (1.1) An HTTP request made through the host (etl_host_api.http_send).
+ * The host throttles it (requests per second, in flight), signs it with
+ * AWS SigV4 when asked, derives its timeout from the time budget, and with
+ * ETL_HTTP_RETRY retries transport errors, 429 and 5xx with capped,
+ * jittered, logged backoff that honours Retry-After. */
+#define ETL_HTTP_RETRY 0x1u          /* retry transport errors, 429, 500, 502, 503, 504 */
+#define ETL_HTTP_NO_THROTTLE 0x2u    /* not a source request (control plane) */
+
+#define ETL_SIGV4_S3 0x1u            /* S3 rules: single-encoded path, x-amz-content-sha256 */
+
+typedef struct etl_http_request {
+    uint32_t struct_size;
+    const char *method;              /* NULL: GET */
+    const char *url;                 /* encoded: scheme://host[:port]/path?query */
+    const char *const *header_names;
+    const char *const *header_values;
+    size_t header_count;
+    const void *body;
+    size_t body_len;
+    int64_t timeout_ms;              /* 0: from remaining_ms, at most 60 s */
+    uint32_t flags;                  /* ETL_HTTP_* */
+    const char *ca_file;             /* NULL: the system's; TLS is always verified */
+    /* SigV4 signing: all NULL for none. */
+    const char *sigv4_service;       /* "s3", "es", "lambda", "glue" */
+    const char *sigv4_region;
+    const char *access_key_id;
+    const char *secret_access_key;
+    const char *session_token;
+    uint32_t sigv4_flags;            /* ETL_SIGV4_* */
+    const char *payload_hash;        /* NULL: hash the body; or "UNSIGNED-PAYLOAD" */
+    size_t max_response_bytes;       /* 0: no limit */
+} etl_http_request;
+
+typedef struct etl_http_response {
+    uint32_t struct_size;
+    int32_t status;                  /* HTTP status of the last attempt; 0: none */
+    int32_t attempts;
+    int64_t retry_after_ms;          /* -1: absent */
+    etl_buf body;
+    void *host_private;              /* headers; freed by http_response_free */
+} etl_http_response;
+
 /* ------------------------------------------------------------------------ */
 /* Option schema                                                             */
 /* ------------------------------------------------------------------------ */
@@ -522,6 +564,18 @@ typedef struct etl_host_api {
      * the error just recorded on ctx (by json_append_record, say). */
     etl_status (*reject)(etl_ctx *ctx, const char *record, size_t len, const char *where,
                          const char *reason);
+
+    /* -- (1.1) HTTP for network connectors ------------------------------ */
+    /* Sends `req`; any HTTP status is ETL_OK (the connector decides what it
+     * means). Transport failures (refused, reset, timeout) that outlast the
+     * retries are ETL_ERR_RETRY with the error set. Initialise `resp` with
+     * {.struct_size = sizeof resp} and free it with http_response_free. */
+    etl_status (*http_send)(etl_ctx *ctx, const etl_http_request *req, etl_http_response *resp);
+    /* A response header (case-insensitive name), or NULL. */
+    const char *(*http_header)(const etl_http_response *resp, const char *name);
+    void (*http_response_free)(etl_http_response *resp);
+    /* Hex SHA-256 of data into out (65 bytes), for checksums and SigV4. */
+    void (*sha256_hex)(const void *data, size_t len, char out[65]);
 } etl_host_api;
 
 /* ------------------------------------------------------------------------ */
