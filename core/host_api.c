@@ -76,6 +76,7 @@ static etl_status api_request_acquire(etl_ctx *ctx)
                              "%s asked for a request slot with %lld in flight "
                              "(throttle.max_in_flight is %lld): it must call request_done first",
                              ctx->label, (long long)run->in_flight, (long long)max);
+    run->source_counts_requests = true;
     int64_t wait = bucket_take(&run->request_bucket, 1, monotonic_us());
     sleep_us_interruptible(wait, run->interrupted);
     run->in_flight++;
@@ -93,6 +94,7 @@ static void api_request_done(etl_ctx *ctx, int64_t latency_us, etl_status outcom
     run_metric_add(run, "request_latency_us", latency_us);
     if (ETL_STATUS_IS_FAILURE(outcome))
         run_metric_add(run, "request_failures", 1);
+    run_request_finished(run, ctx->label, latency_us, outcome == ETL_ERR_RETRY);
 }
 
 static void api_metric_add(etl_ctx *ctx, const char *name, int64_t delta)

@@ -104,6 +104,7 @@ etl_status host_http_send(etl_ctx *ctx, const etl_http_request *req, etl_http_re
     for (int attempt = 1;; attempt++) {
         bool throttled = ctx->run && !(r.flags & ETL_HTTP_NO_THROTTLE);
         if (throttled) {
+            ctx->run->source_counts_requests = true;
             int64_t wait = bucket_take(&ctx->run->request_bucket, 1, monotonic_us());
             sleep_us_interruptible(wait, &run_interrupted);
             run_metric_add(ctx->run, "requests", 1);
@@ -125,10 +126,14 @@ etl_status host_http_send(etl_ctx *ctx, const etl_http_request *req, etl_http_re
         http_response_init(&raw);
         int64_t started = monotonic_us();
         etl_status st = http_send(client_of(ctx), &hr, &raw, ctx);
-        if (throttled)
-            run_metric_add(ctx->run, "request_latency_us", monotonic_us() - started);
         resp->attempts = attempt;
         take_response(resp, &raw);
+        if (throttled) {
+            int64_t latency = monotonic_us() - started;
+            run_metric_add(ctx->run, "request_latency_us", latency);
+            bool overloaded = st == ETL_ERR_RETRY || resp->status == 429 || resp->status == 503;
+            run_request_finished(ctx->run, ctx->label, latency, overloaded);
+        }
         bool retryable = st == ETL_ERR_RETRY || (st == ETL_OK && status_is_retryable(resp->status));
         if (!retryable || attempt >= max_attempts || run_interrupted)
             return st;

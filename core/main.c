@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "config.h"
 #include "exit_status.h"
+#include "lambda_runtime.h"
 #include "log.h"
 #include "pipeline.h"
 #include "runner.h"
@@ -31,6 +32,9 @@ static const char usage_text[] =
     "  state reset FILE      forget the state: the next run starts from the beginning\n"
     "  state rewind FILE [--to SEQ | --steps N]\n"
     "                        go back to an earlier checkpoint (default: one step)\n"
+    "  lambda                the AWS Lambda custom runtime (bootstrap): serves invocations\n"
+    "                        from AWS_LAMBDA_RUNTIME_API, one pipeline slice each\n"
+    "                        (docs/lambda.md)\n"
     "\n"
     "Options:\n"
     "  -q, --quiet           print errors only (no progress, no summary)\n"
@@ -279,7 +283,15 @@ int main(int argc, char **argv)
             return usage_error("%s", "usage: etl state show|reset|rewind FILE");
         return command_state(args[1], args[2], &g);
     }
+    if (strcmp(command, "lambda") == 0) {
+        if (rest != 1)
+            return usage_error("unexpected argument '%s' (etl lambda takes none: the events "
+                               "name the pipeline)",
+                               args[1]);
+        lambda_options lambda = {.plugin_path = g.plugin_path, .quiet = g.quiet};
+        return lambda_main(&lambda);
+    }
     if (g.until_done && g.budget_ms <= 0)
         return usage_error("%s", "--until-done needs --time-budget (or budget: in the pipeline)");
-    return usage_error("unknown command '%s' (run, validate, plugins, state)", command);
+    return usage_error("unknown command '%s' (run, validate, plugins, state, lambda)", command);
 }

@@ -65,6 +65,23 @@ void run_metric_add(struct run *run, const char *name, int64_t delta)
     run->metric_count++;
 }
 
+void run_request_finished(struct run *run, const char *who, int64_t latency_us, bool overloaded)
+{
+    int64_t now = monotonic_us();
+    double before = run->aimd.rate;
+    if (!aimd_record(&run->aimd, latency_us, overloaded, now))
+        return;
+    bucket_set_rate(&run->request_bucket, run->aimd.rate, now);
+    run_metric_add(run, "rate_changes", 1);
+    if (run->aimd.rate > 0 && (before == 0 || run->aimd.rate < before))
+        log_msg(ETL_LOG_WARN, who,
+                "source %s: request rate lowered to %.1f/s to protect it",
+                overloaded ? "overloaded" : "slowing down", run->aimd.rate);
+    else if (run->aimd.rate == 0 || run->aimd.rate >= run->aimd.max_rate)
+        log_msg(ETL_LOG_INFO, who, "request rate back to %s",
+                run->aimd.rate > 0 ? "its configured cap" : "unlimited");
+}
+
 static int exit_status_for(etl_status st)
 {
     switch (st) {
@@ -180,8 +197,12 @@ static etl_status read_batch(runner *r, int64_t max_records, etl_batch **batch, 
 {
     const etl_source_vtable *vt = r->p->source.connector->vtable;
     for (int attempt = 1;; attempt++) {
-        int64_t wait = bucket_take(&r->run.request_bucket, 1, monotonic_us());
-        sleep_us_interruptible(wait, &run_interrupted);
+        /* A source that paces its own requests (http_send, request_acquire)
+         * is throttled there; others count one read as one request. */
+        if (!r->run.source_counts_requests) {
+            int64_t wait = bucket_take(&r->run.request_bucket, 1, monotonic_us());
+            sleep_us_interruptible(wait, &run_interrupted);
+        }
         etl_status st = vt->read(r->source.state, r->builder, max_records, r->p->batch_bytes);
         if (st == ETL_OK || st == ETL_END) {
             *end = st == ETL_END;
@@ -573,7 +594,7 @@ static int run_loop(runner *r)
         if (run_interrupted)
             return EXIT_INTERRUPTED;
         int64_t now = monotonic_us();
-        int64_t wait = bucket_peek(&r->run.request_bucket, 1, now);
+        int64_t wait = r->run.source_counts_requests ? 0 : bucket_peek(&r->run.request_bucket, 1, now);
         if (p->checkpointing && budget_should_stop(&r->run.budget, now, wait)) {
             r->suspended = true;
             break;
@@ -625,6 +646,7 @@ static void runner_init(runner *r, const pipeline *p, const run_options *options
     r->run.pipeline = p;
     r->run.interrupted = &run_interrupted;
     bucket_init(&r->run.request_bucket, p->requests_per_second, p->requests_per_second);
+    aimd_init(&r->run.aimd, p->requests_per_second, monotonic_us());
     bucket_init(&r->run.record_bucket, p->records_per_second, p->records_per_second);
     rejects_init(&r->run.rejects, p->rejects_path, p->checkpointing);
     progress_start(&r->run.progress, options->progress_on_terminal && !options->quiet);

@@ -5,6 +5,7 @@
 
 #include <etl/plugin.h>
 
+#include "aimd.h"
 #include "budget.h"
 #include "pipeline.h"
 #include "progress.h"
@@ -22,6 +23,8 @@ struct run {
     const pipeline *pipeline;
     token_bucket request_bucket;
     token_bucket record_bucket;
+    aimd aimd;                   /* closed loop over the request rate */
+    bool source_counts_requests; /* the source paces its own requests */
     int64_t in_flight;
     budget budget;
     progress progress;
@@ -65,5 +68,9 @@ void run_result_token(const pipeline *p, const run_result *r, etl_buf *out);
 extern volatile int run_interrupted;
 
 void run_metric_add(struct run *run, const char *name, int64_t delta);
+
+/* Feeds one finished source request into the closed loop (AIMD) and
+ * applies a new rate to the request bucket. */
+void run_request_finished(struct run *run, const char *who, int64_t latency_us, bool overloaded);
 
 #endif

@@ -35,6 +35,23 @@ int64_t bucket_take(token_bucket *b, double n, int64_t now_us)
     return (int64_t)(-b->tokens / b->rate * 1e6);
 }
 
+void bucket_set_rate(token_bucket *b, double rate, int64_t now_us)
+{
+    if (b->rate > 0) {
+        /* Settle what was earned at the old rate first. */
+        b->tokens += (double)(now_us - b->last_us) / 1e6 * b->rate;
+        if (b->tokens > b->burst)
+            b->tokens = b->burst;
+    } else {
+        b->tokens = 1;
+    }
+    b->last_us = now_us;
+    b->rate = rate;
+    b->burst = rate > 1 ? rate : 1;
+    if (b->tokens > b->burst)
+        b->tokens = b->burst;
+}
+
 int64_t bucket_peek(const token_bucket *b, double n, int64_t now_us)
 {
     if (b->rate <= 0)

@@ -19,6 +19,9 @@ void bucket_init(token_bucket *b, double rate, double burst);
  * a large request is paid for by later waits. */
 int64_t bucket_take(token_bucket *b, double n, int64_t now_us);
 
+/* Changes the rate (0: unlimited) keeping the tokens already earned. */
+void bucket_set_rate(token_bucket *b, double rate, int64_t now_us);
+
 /* Microseconds `bucket_take` would make the caller wait for n tokens now,
  * without taking them. */
 int64_t bucket_peek(const token_bucket *b, double n, int64_t now_us);

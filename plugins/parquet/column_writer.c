@@ -15,6 +15,7 @@
 
 #define MAX_PAGE_ENTRIES (1 << 20)
 #define MAX_STAT_BYTES 4096
+#define DICT_PROBE_VALUES 4096
 
 /* ---- types ------------------------------------------------------------ */
 
@@ -547,6 +548,13 @@ pq_col_status pq_column_write(pq_column *c, pq_codec *codec, int64_t row_begin,
             return st;
         next_value += n;
         c->entries = e2;
+        /* auto: a first page of mostly distinct values will not pay for
+         * its dictionary; say so early instead of hashing a whole page. */
+        if (c->page_dict && c->opts->dict == PQ_DICT_AUTO && !c->dict_checked &&
+            c->page_values >= DICT_PROBE_VALUES && (int64_t)c->dict.count * 2 > c->page_values) {
+            c->dict_checked = true;
+            give_up_dictionary(c);
+        }
         if (c->page_dict && (c->dict.plain.len > (size_t)c->opts->dict_limit || c->dict.failed)) {
             if (c->opts->dict == PQ_DICT_AUTO && !c->dict_checked)
                 give_up_dictionary(c);  /* the first page: no dictionary in this chunk */

@@ -301,6 +301,17 @@ static bool dict_add(pq_dict *d, const void *value, size_t len)
     return !d->plain.failed;
 }
 
+/* Dictionary values are often short: compare them without a call. */
+static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    if (len > 16)
+        return memcmp(a, b, len) == 0;
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 int64_t pq_dict_insert(pq_dict *d, const void *value, size_t len, bool *added)
 {
     *added = false;
@@ -319,7 +330,7 @@ int64_t pq_dict_insert(pq_dict *d, const void *value, size_t len, bool *added)
         if (d->slot_hash[at] == h) {
             size_t elen;
             const uint8_t *ev = pq_dict_value(d, e - 1, &elen);
-            if (elen == len && memcmp(ev, value, len) == 0)
+            if (elen == len && same_bytes(ev, value, len))
                 return e - 1;
         }
         at = (at + 1) & d->mask;
