@@ -382,6 +382,10 @@ static void read_path(tc_reader *r, pq_column_meta *c)
         tc_fail(r, "path_in_schema is not a list of strings");
         return;
     }
+    if (c->path != NULL) {
+        tc_fail(r, "path_in_schema appears twice");
+        return;
+    }
     c->path = alloc_list(r, size, sizeof *c->path);
     for (size_t i = 0; i < size && !r->error; i++) {
         c->path[i] = read_string(r);
@@ -475,6 +479,10 @@ static void read_row_group(tc_reader *r, pq_row_group *rg)
                 tc_fail(r, "row group columns are not a list of structs");
                 break;
             }
+            if (rg->columns != NULL) {
+                tc_fail(r, "a row group's columns appear twice");
+                break;
+            }
             rg->columns = alloc_list(r, size, sizeof *rg->columns);
             for (size_t i = 0; i < size && !r->error; i++) {
                 rg->n_columns = i + 1;
@@ -495,6 +503,10 @@ static void read_key_values(tc_reader *r, pq_file_meta *m)
     size_t size;
     if (!tc_read_list(r, &et, &size) || et != TC_STRUCT) {
         tc_fail(r, "key_value_metadata is not a list of structs");
+        return;
+    }
+    if (m->kv != NULL) {
+        tc_fail(r, "key_value_metadata appears twice");
         return;
     }
     m->kv = alloc_list(r, size, sizeof *m->kv);
@@ -527,6 +539,10 @@ static void read_schema(tc_reader *r, pq_file_meta *m)
         tc_fail(r, "schema is not a list of structs");
         return;
     }
+    if (m->schema != NULL) {
+        tc_fail(r, "the schema appears twice");
+        return;
+    }
     m->schema = alloc_list(r, size, sizeof *m->schema);
     for (size_t i = 0; i < size && !r->error; i++) {
         m->n_schema = i + 1;
@@ -540,6 +556,10 @@ static void read_row_groups(tc_reader *r, pq_file_meta *m)
     size_t size;
     if (!tc_read_list(r, &et, &size) || et != TC_STRUCT) {
         tc_fail(r, "row_groups is not a list of structs");
+        return;
+    }
+    if (m->row_groups != NULL) {
+        tc_fail(r, "row_groups appears twice");
         return;
     }
     m->row_groups = alloc_list(r, size, sizeof *m->row_groups);

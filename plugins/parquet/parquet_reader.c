@@ -125,7 +125,7 @@ static bool walk_node(schema_walk *w, bool named)
     pq_buf_byte(w->out, '{');
     if (named) {
         pq_buf_append(w->out, "\"name\":", 7);
-        json_string(w->out, e->name);
+        json_string(w->out, e->name != NULL ? e->name : "");
         pq_buf_byte(w->out, ',');
     }
     bool group = e->num_children != PQ_UNSET && e->num_children >= 0 && e->type == PQ_UNSET;

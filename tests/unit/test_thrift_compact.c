@@ -240,9 +240,9 @@ START_TEST(file_meta_bad_input)
             seed = seed * 1103515245u + 12345u;
             copy.data[(seed >> 8) % copy.len] = (uint8_t)(seed >> 20);
         }
-        pq_file_meta_read(copy.data, copy.len, &m, err, sizeof err);
         pq_buf json = {0};
-        pq_schema_json(&m, &json, err, sizeof err);
+        if (pq_file_meta_read(copy.data, copy.len, &m, err, sizeof err))
+            pq_schema_json(&m, &json, err, sizeof err);
         pq_buf_free(&json);
         pq_file_meta_free(&m);
         pq_buf_free(&copy);
