@@ -1,8 +1,8 @@
 #include "budget.h"
 
-/* Before any commit is measured, assume one takes this long: a fsync and a
- * rename on a local disk, with room to spare. */
-#define FIRST_COMMIT_GUESS_US 50000
+/* A commit is never assumed faster than this: fsyncs that took 5 ms a
+ * moment ago take 200 ms when another process floods the disk. */
+#define COMMIT_FLOOR_US 100000
 /* Predictions take the slowest recent step, times this safety factor. */
 #define SAFETY_NUM 3
 #define SAFETY_DEN 2
@@ -15,16 +15,17 @@ void budget_init(budget *b, int64_t started_us, int64_t total_us)
     if (total_us <= 0)
         return;
     b->deadline_us = started_us + total_us;
-    /* 2 % of the budget, at least 50 ms, at most 5 s: process exit, the
-     * continuation token, and scheduling jitter. */
-    b->margin_us = clamp(total_us / 50, 50000, 5000000);
+    /* 2 % of the budget, at least 250 ms, at most 5 s: process exit, the
+     * continuation token, scheduling jitter and a disk that is suddenly
+     * slow (measured: single fsyncs of 200 ms under contention). */
+    b->margin_us = clamp(total_us / 50, 250000, 5000000);
 }
 
 void budget_init_deadline(budget *b, int64_t deadline_us)
 {
     *b = (budget){0};
     b->deadline_us = deadline_us;
-    b->margin_us = 100000;
+    b->margin_us = 250000;
 }
 
 bool budget_active(const budget *b) { return b->deadline_us != 0; }
@@ -47,7 +48,7 @@ void budget_record_commit(budget *b, int64_t us) { record(&b->commit_us_max, us)
 
 static int64_t commit_cost(const budget *b)
 {
-    int64_t commit = b->commit_us_max ? b->commit_us_max : FIRST_COMMIT_GUESS_US;
+    int64_t commit = b->commit_us_max > COMMIT_FLOOR_US ? b->commit_us_max : COMMIT_FLOOR_US;
     return commit * SAFETY_NUM / SAFETY_DEN;
 }
 

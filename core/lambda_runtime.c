@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "context.h"
@@ -259,9 +260,12 @@ static int next_invocation(runtime *rt, invocation *inv)
         else
             log_msg(ETL_LOG_ERROR, SOURCE, "%s", ctx_error_message(NULL));
         http_response_free(&resp);
-        if (st != ETL_ERR_RETRY || attempt >= NEXT_ATTEMPTS)
+        if (st != ETL_ERR_RETRY || attempt >= NEXT_ATTEMPTS) {
+            log_msg(ETL_LOG_ERROR, SOURCE, "the Runtime API at %s failed; exiting",
+                    rt->base_url);
             return EXIT_FAILURE_RUNTIME;
-        sleep_ms(100LL << attempt);
+        }
+        sleep_ms(50LL << attempt);
     }
 }
 
@@ -274,8 +278,9 @@ static bool event_int(slice *s, const char *key, int64_t lo, int64_t hi, int64_t
         return true;
     double v = cJSON_IsNumber(item) ? item->valuedouble : -1e300;
     if (!(v >= (double)lo && v <= (double)hi) || (double)(int64_t)v != v)
-        return fail(s, "etl.BadEvent", "the event's \"%s\" must be a whole number from %lld to %lld",
-                    key, (long long)lo, (long long)hi);
+        return fail(s, "etl.BadEvent",
+                    "the event's \"%s\" must be a whole number from %lld to %lld", key,
+                    (long long)lo, (long long)hi);
     *out = (int64_t)v;
     return true;
 }
@@ -360,6 +365,13 @@ static void warn_if_not_durable(const pipeline *p)
 
 static bool load_pipeline(runtime *rt, slice *s)
 {
+    /* A wrong path in an event is a deployment mistake, not an I/O error. */
+    if (access(s->ev.pipeline_path, F_OK) != 0)
+        return fail(s, "etl.Config",
+                    "pipeline file %s not found (%s): the event's \"pipeline\" is relative to "
+                    "LAMBDA_TASK_ROOT (%s), where deploy/package-lambda.sh puts pipelines/",
+                    s->ev.pipeline, s->ev.pipeline_path,
+                    rt->task_root ? rt->task_root : "unset: the working directory");
     etl_buf errors = {0};
     int status = EXIT_OK;
     s->p = pipeline_load(s->ev.pipeline_path, rt->options->plugin_path, &errors, &status);
@@ -566,7 +578,9 @@ static bool invoke_next_hop(runtime *rt, const slice *s, int64_t deadline_ms, et
         }
         if (status != 0 && status != 429 && status < 500)
             break;
-        int64_t wait = retry_after > backoff_ms ? retry_after : backoff_ms;
+        /* Jitter spreads the retries of many chains throttled at once. */
+        int64_t wait = retry_after > backoff_ms ? retry_after
+                                                : backoff_ms / 2 + rand() % (backoff_ms / 2 + 1);
         log_msg(ETL_LOG_WARN, SOURCE, "self-invoke attempt %d of %d: %s", attempt,
                 INVOKE_ATTEMPTS, buf_cstr(error));
         if (attempt < INVOKE_ATTEMPTS && (deadline_ms <= 0 || wall_ms() + wait + 200 < deadline_ms))
@@ -744,6 +758,7 @@ int lambda_main(const lambda_options *options)
         log_msg(ETL_LOG_ERROR, "etl", "etl lambda: cannot start the HTTP client (libcurl)");
         return EXIT_FAILURE_RUNTIME;
     }
+    srand((unsigned)wall_ms() ^ (unsigned)getpid());
     catch_stop_signals(false);
     int status = init_checks(&rt) ? serve(&rt) : EXIT_FAILURE_RUNTIME;
     http_client_free(rt.http);

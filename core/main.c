@@ -175,7 +175,10 @@ static int command_run(const char *path, const global_options *g)
         options.started_us = 0; /* each slice gets a whole budget */
         status = run_pipeline(p, &options, &result);
     }
-    if (status == EXIT_SUSPENDED || (p->checkpointing && status == EXIT_OK && g->until_done))
+    /* Every run under a budget says where it stands, so a driver (a shell
+     * loop, Step Functions) can read "done" from the last one too. */
+    bool budgeted = g->budget_ms > 0 || p->budget_ms > 0 || g->until_done;
+    if (status == EXIT_SUSPENDED || (budgeted && status == EXIT_OK))
         print_token(p, &result);
     pipeline_free(p);
     return status;
@@ -291,7 +294,5 @@ int main(int argc, char **argv)
         lambda_options lambda = {.plugin_path = g.plugin_path, .quiet = g.quiet};
         return lambda_main(&lambda);
     }
-    if (g.until_done && g.budget_ms <= 0)
-        return usage_error("%s", "--until-done needs --time-budget (or budget: in the pipeline)");
     return usage_error("unknown command '%s' (run, validate, plugins, state, lambda)", command);
 }

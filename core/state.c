@@ -156,7 +156,20 @@ etl_status state_parse(const char *json, size_t len, const char *where, run_stat
                        etl_ctx *ctx)
 {
     memset(out, 0, sizeof *out);
-    cJSON *o = cJSON_ParseWithLength(json, len);
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(json, len, &end, false);
+    /* Bytes after the object mean the file is not what etl wrote. */
+    while (o && end && end < json + len && (*end == ' ' || *end == '\n' || *end == '\r' ||
+                                            *end == '\t'))
+        end++;
+    if (o && end && end < json + len && *end != '\0') {
+        cJSON_Delete(o);
+        return ctx_set_error(ctx, ETL_ERR_DATA, 0,
+                             "%s: state is corrupt (unexpected bytes after the JSON object at "
+                             "byte %zu); restore it from a backup or start over with 'etl state "
+                             "reset'",
+                             where, (size_t)(end - json));
+    }
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);
         return ctx_set_error(ctx, ETL_ERR_DATA, 0,

@@ -264,7 +264,8 @@ static etl_status schema_fixed(pq_writer *w, const pq_node *parent, const char *
     char where[512];
     node_path(parent, where, sizeof where);
     return fail(w, ETL_ERR_PERMANENT,
-                "column '%s%s%s' %s at row %" PRId64 ", after the first row group was written: "
+                "column '%s%s%s' %s in the batch that starts at row %" PRId64 ", after the "
+                "first row group was written: "
                 "a Parquet file has one schema. Declare the column's type before data arrives "
                 "(a typed source or the cast transform), or raise row_group_rows / "
                 "row_group_bytes so that the first row group sees every column",
@@ -919,11 +920,6 @@ static etl_status pq_writer_open(etl_ctx *ctx, const etl_options *opts, const et
 
 /* ---- the connector ----------------------------------------------------- */
 
-etl_status pq_reader_open(etl_ctx *ctx, const etl_options *opts, const etl_byte_source *in,
-                          void **state);
-etl_status pq_reader_read(void *state, etl_builder *out, int64_t max_records, int64_t max_bytes);
-void pq_reader_close(void *state);
-
 static const etl_format_vtable parquet_vtable = {
     .struct_size = sizeof(etl_format_vtable),
     .file_extension = "parquet",
@@ -932,11 +928,8 @@ static const etl_format_vtable parquet_vtable = {
     .bytes_written = pq_bytes_written,
     .finish = pq_finish,
     .writer_close = pq_writer_close,
-#ifdef PQ_HAVE_READER
-    .reader_open = pq_reader_open,
-    .read = pq_reader_read,
-    .reader_close = pq_reader_close,
-#endif
+    /* No record reader yet: the footer and schema reader is in
+     * parquet_reader.h for the crawler. */
 };
 
 static const etl_option_spec parquet_options[] = {

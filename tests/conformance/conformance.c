@@ -1,6 +1,10 @@
 /* etl-conformance: the checks every plugin must pass, as TAP.
  *
  *   etl-conformance [--fixture FILE.yaml] [--no-fork] PLUGIN.so
+ *   etl-conformance [--fixture FILE.yaml] [--no-fork] --builtin
+ *
+ * --builtin runs the suite on the connectors built into the host (the
+ * `file` state store), registered as etl registers them.
  *
  * The plugin is loaded through the host's registry, exactly as etl loads it,
  * and each connector is driven through its vtable with the host's own
@@ -30,11 +34,13 @@
  *
  * All paths are relative to a scratch directory the program works in. */
 #include "buf.h"
+#include "builder.h"
 #include "context.h"
 #include "format.h"
 #include "host_api.h"
 #include "options.h"
 #include "plugin_loader.h"
+#include "state_store_file.h"
 #include "strutil.h"
 #include "yaml_doc.h"
 
@@ -462,6 +468,10 @@ static bool read_records(const etl_host_api *host, instance *in, etl_builder *b,
 static void check_handshake(const cf_env *env, cf_result *r)
 {
     static etl_host_api other;           /* static: a plugin may keep the pointer */
+    if (env->plugin->handle == NULL) {
+        cf_skip(r, "built into the host: no entry point to call");
+        return;
+    }
     lt_dlhandle h = (lt_dlhandle)env->plugin->handle;
     void *sym = lt_dlsym(h, ETL_PLUGIN_ENTRY_SYMBOL);
     if (sym == NULL) {
@@ -838,6 +848,282 @@ static void check_checkpoint(const cf_env *env, const cf_subject *s, cf_result *
     buf_free(&full);
 }
 
+/* ---- kill and resume ------------------------------------------------------ */
+
+/* A reader child reports each read as one frame on a pipe: the rows it got
+ * (JSON lines), then the source's cursor and the builder's schema after that
+ * read, the same pair the host stores at a checkpoint. It is SIGKILLed at a
+ * random point; the parent resumes from the last frame that arrived whole. */
+#define KILL_ROUNDS 8
+#define KILL_CHUNK 3             /* small reads: many frames, many kill points */
+#define FRAME_MAGIC 0x45544c46u  /* "ETLF" */
+
+typedef struct frame_header {
+    uint32_t magic;
+    uint32_t rows_len;
+    uint32_t cursor_len;
+    uint32_t schema_len;
+    uint32_t ended;              /* the read returned ETL_END */
+} frame_header;
+
+static bool write_all_fd(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Header and payload go out in separate writes, so a kill can fall between. */
+static bool send_frame(int fd, const etl_buf *rows, const etl_buf *cursor, const etl_buf *schema,
+                       bool ended)
+{
+    frame_header h = {FRAME_MAGIC, (uint32_t)rows->len, (uint32_t)cursor->len,
+                      (uint32_t)schema->len, ended};
+    return write_all_fd(fd, &h, sizeof h) && write_all_fd(fd, rows->data, rows->len) &&
+           write_all_fd(fd, cursor->data, cursor->len) &&
+           write_all_fd(fd, schema->data, schema->len);
+}
+
+/* The child: reads, frames, waits for the parent's go-ahead; never returns.
+ * At the end of the source it waits to be killed. */
+_Noreturn static void reader_child(const cf_env *env, const cf_subject *s, int out_fd, int ack_fd)
+{
+    alarm(CHECK_TIMEOUT_S);
+    const etl_source_vtable *vt = s->conn->vtable;
+    const etl_host_api *h = env->host;
+    instance in;
+    instance_init(&in, h, s->conn, s->label);
+    cf_result r = {0};
+    etl_builder *b = h->builder_new(in.ctx);
+    if (b == NULL || !open_with_fixture(&in, s, &r)) {
+        fprintf(stderr, "kill-and-resume reader: %s\n", r.message);
+        _exit(4);
+    }
+    etl_buf rows = {0}, cursor = {0}, schema = {0};
+    bool ended = false;
+    for (;;) {
+        if (!ended) {
+            etl_status st = vt->read(in.state, b, KILL_CHUNK, INT64_C(1) << 30);
+            if (ETL_STATUS_IS_FAILURE(st)) {
+                fprintf(stderr, "kill-and-resume reader: read returned %d: %s\n", (int)st,
+                        ctx_error_message(in.ctx));
+                _exit(5);
+            }
+            ended = st == ETL_END;
+            etl_batch *batch = NULL;
+            buf_reset(&rows);
+            buf_reset(&cursor);
+            buf_reset(&schema);
+            if (h->builder_finish(b, &batch) != ETL_OK || !encode_rows(h, batch, &rows, &r)) {
+                fprintf(stderr, "kill-and-resume reader: cannot encode a batch: %s\n", r.message);
+                _exit(6);
+            }
+            h->batch_release(batch);
+            if (vt->checkpoint(in.state, &cursor) != ETL_OK) {
+                fprintf(stderr, "kill-and-resume reader: checkpoint failed: %s\n",
+                        ctx_error_message(in.ctx));
+                _exit(7);
+            }
+            builder_schema_json(b, &schema);
+            if (!send_frame(out_fd, &rows, &cursor, &schema, ended))
+                _exit(0);                /* the parent has gone */
+        }
+        char go;
+        if (read(ack_fd, &go, 1) != 1)
+            _exit(0);
+    }
+}
+
+/* What the parent got from a killed reader: the rows of the whole frames and
+ * the cursor and schema of the last one (all empty when none arrived). */
+typedef struct killed_read {
+    etl_buf rows, cursor, schema;
+    int frames;
+    bool ended;                  /* the last whole frame was the source's end */
+    bool partial;                /* bytes of an unfinished frame followed */
+} killed_read;
+
+static void parse_frames(const etl_buf *stream, killed_read *k, cf_result *r)
+{
+    size_t pos = 0;
+    while (pos + sizeof(frame_header) <= stream->len) {
+        frame_header h;
+        memcpy(&h, stream->data + pos, sizeof h);
+        if (h.magic != FRAME_MAGIC) {
+            cf_fail(r, "kill-and-resume: frame %d is garbled", k->frames + 1);
+            return;
+        }
+        size_t payload = (size_t)h.rows_len + h.cursor_len + h.schema_len;
+        if (pos + sizeof h + payload > stream->len)
+            break;
+        const char *p = stream->data + pos + sizeof h;
+        buf_append(&k->rows, p, h.rows_len);
+        buf_reset(&k->cursor);
+        buf_append(&k->cursor, p + h.rows_len, h.cursor_len);
+        buf_reset(&k->schema);
+        buf_append(&k->schema, p + h.rows_len + h.cursor_len, h.schema_len);
+        k->frames++;
+        k->ended = h.ended != 0;
+        pos += sizeof h + payload;
+    }
+    k->partial = pos < stream->len;
+}
+
+/* Starts a reader, lets it make `frames_before_kill` reads, kills it. */
+static bool run_killed_reader(const cf_env *env, const cf_subject *s, int frames_before_kill,
+                              killed_read *k, cf_result *r)
+{
+    int data[2], ack[2];
+    if (pipe(data) != 0 || pipe(ack) != 0) {
+        cf_fail(r, "pipe: %s", strerror(errno));
+        return false;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        cf_fail(r, "fork: %s", strerror(errno));
+        return false;
+    }
+    if (pid == 0) {
+        close(data[0]);
+        close(ack[1]);
+        reader_child(env, s, data[1], ack[0]);
+    }
+    close(data[1]);
+    close(ack[0]);
+    /* Let the reader go ahead once per frame; at the chosen one, kill it
+     * right after the go-ahead, wherever its next read has got to. Zero:
+     * before it has even opened the source. */
+    etl_buf stream = {0};
+    char chunk[4096];
+    int seen = 0;
+    bool killed = frames_before_kill == 0;
+    if (killed)
+        kill(pid, SIGKILL);
+    ssize_t n;
+    while ((n = read(data[0], chunk, sizeof chunk)) > 0) {
+        buf_append(&stream, chunk, (size_t)n);
+        killed_read probe = {0};
+        parse_frames(&stream, &probe, r);
+        int complete = probe.frames;
+        bool at_end = probe.ended;
+        buf_free(&probe.rows);
+        buf_free(&probe.cursor);
+        buf_free(&probe.schema);
+        for (; !killed && seen < complete; seen++) {
+            bool acked = write(ack[1], "g", 1) == 1;
+            if (!acked || seen + 1 >= frames_before_kill || (at_end && seen + 1 == complete)) {
+                kill(pid, SIGKILL);
+                killed = true;
+            }
+        }
+    }
+    if (!killed)
+        kill(pid, SIGKILL);
+    close(data[0]);
+    close(ack[1]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+        cf_fail(r, "kill-and-resume: the reader ended by itself (%s %d) before it was killed: "
+                   "see stderr",
+                WIFSIGNALED(status) ? "signal" : "exit status",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    } else {
+        parse_frames(&stream, k, r);
+    }
+    buf_free(&stream);
+    return r->outcome != CF_FAIL;
+}
+
+/* A fresh instance resumed from the killed reader's last cursor and schema
+ * reads the rest into `rest`. */
+static bool resume_after_kill(const cf_env *env, const cf_subject *s, const killed_read *k,
+                              etl_buf *rest, cf_result *r)
+{
+    const etl_source_vtable *vt = s->conn->vtable;
+    instance in;
+    instance_init(&in, env->host, s->conn, s->label);
+    etl_builder *b = env->host->builder_new(in.ctx);
+    read_state rs = {0};
+    bool ok = b != NULL && open_with_fixture(&in, s, r);
+    if (ok && k->frames > 0 && k->schema.len > 0 &&
+        builder_schema_restore(b, k->schema.data, k->schema.len) != ETL_OK) {
+        cf_fail(r, "the builder refused the schema snapshot after %d reads: %s", k->frames,
+                ctx_error_message(in.ctx));
+        ok = false;
+    }
+    if (ok && k->frames > 0 &&
+        vt->restore(in.state, k->cursor.data ? k->cursor.data : "", k->cursor.len) != ETL_OK) {
+        cf_fail(r, "restore from cursor %.*s (after %d reads) failed: %s", (int)k->cursor.len,
+                k->cursor.data ? k->cursor.data : "", k->frames, ctx_error_message(in.ctx));
+        ok = false;
+    }
+    ok = ok && read_records(env->host, &in, b, -1, rest, &rs, r);
+    if (b)
+        env->host->builder_free(b);
+    instance_free(&in);
+    return ok;
+}
+
+static void check_kill_resume(const cf_env *env, const cf_subject *s, cf_result *r)
+{
+    signal(SIGPIPE, SIG_IGN);    /* a reader that died early must not kill the check */
+    const etl_source_vtable *vt = s->conn->vtable;
+    if (vt->checkpoint == NULL || vt->restore == NULL) {
+        cf_skip(r, "the source has no checkpoint/restore (not resumable)");
+        return;
+    }
+    if (lacks_fixture(s, r))
+        return;
+    etl_buf full = {0};
+    int64_t total = 0;
+    if (!read_all(env, s, &full, &total, r)) {
+        buf_free(&full);
+        return;
+    }
+    /* Kill points spread over every read the source can make: the first
+     * (nothing received), each in between, and after its end. */
+    int max_frames = (int)(total / KILL_CHUNK) + 2;
+    unsigned seed = 20261125;
+    for (int round = 0; round < KILL_ROUNDS && r->outcome == CF_PASS; round++) {
+        int kill_at = round == 0 ? 0 : round == 1 ? max_frames : (int)(rand_r(&seed) % (unsigned)(max_frames + 1));
+        killed_read k = {0};
+        etl_buf rest = {0};
+        if (run_killed_reader(env, s, kill_at, &k, r) && resume_after_kill(env, s, &k, &rest, r)) {
+            etl_buf joined = {0};
+            buf_append(&joined, k.rows.data, k.rows.len);
+            buf_append(&joined, rest.data, rest.len);
+            if (strcmp(buf_cstr(&joined), buf_cstr(&full)) != 0) {
+                int64_t before = 0;
+                for (size_t i = 0; i < k.rows.len; i++)
+                    before += k.rows.data[i] == '\n';
+                describe_difference(buf_cstr(&full), buf_cstr(&joined), before, r);
+                char more[256];
+                snprintf(more, sizeof more, "\n  (killed after %d whole reads%s, cursor %.120s)",
+                         k.frames, k.partial ? " and part of another" : "",
+                         k.cursor.len ? buf_cstr(&k.cursor) : "none");
+                strncat(r->message, more, sizeof r->message - strlen(r->message) - 1);
+            }
+            buf_free(&joined);
+        }
+        buf_free(&k.rows);
+        buf_free(&k.cursor);
+        buf_free(&k.schema);
+        buf_free(&rest);
+    }
+    buf_free(&full);
+}
+
 /* ---- sinks --------------------------------------------------------------- */
 
 static void check_expected_files(const cf_subject *s, cf_result *r)
@@ -1152,6 +1438,8 @@ static void run_connector(const cf_env *env, const cf_subject *s)
     case ETL_KIND_SOURCE:
         run_connector_check(env, s, "reads to its end", check_read_all);
         run_connector_check(env, s, "checkpoint then restore yields the rest", check_checkpoint);
+        run_connector_check(env, s, "killed at random reads, resumed, reads exactly the rest",
+                            check_kill_resume);
         break;
     case ETL_KIND_TRANSFORM:
         run_connector_check(env, s, "processes a batch", check_transform);
@@ -1242,7 +1530,7 @@ static bool create_files(const ynode *files, char *err, size_t err_len)
 
 static int usage(void)
 {
-    fprintf(stderr, "Usage: etl-conformance [--fixture FILE.yaml] [--no-fork] PLUGIN.so\n");
+    fprintf(stderr, "Usage: etl-conformance [--fixture FILE.yaml] [--no-fork] PLUGIN.so|--builtin\n");
     return 2;
 }
 
@@ -1271,6 +1559,7 @@ static const etl_plugin_descriptor *raw_descriptor(const loaded_plugin *p,
 typedef struct cf_args {
     const char *fixture;
     const char *plugin;
+    bool builtin;                /* the host's own connectors, not a file */
     bool fork_checks;
 } cf_args;
 
@@ -1282,12 +1571,14 @@ static bool parse_args(int argc, char **argv, cf_args *a)
             a->fixture = argv[++i];
         else if (strcmp(argv[i], "--no-fork") == 0)
             a->fork_checks = false;
+        else if (strcmp(argv[i], "--builtin") == 0)
+            a->builtin = true;
         else if (argv[i][0] == '-' || a->plugin != NULL)
             return false;
         else
             a->plugin = argv[i];
     }
-    return a->plugin != NULL;
+    return (a->plugin != NULL) != a->builtin;
 }
 
 /* Loads the fixture, makes the scratch directory and moves into it. */
@@ -1318,12 +1609,16 @@ static int run_plugin(const cf_args *a, const ynode *fixture)
     if (env.reg == NULL)
         return fail_early("plugin loads", "cannot initialize libltdl");
     int status = 1;
-    if (registry_load_file(env.reg, a->plugin, err, sizeof err) != ETL_OK) {
+    etl_status loaded = a->builtin ? registry_add_descriptor(env.reg, "(built into etl)",
+                                                             builtin_plugin_descriptor(), err,
+                                                             sizeof err)
+                                   : registry_load_file(env.reg, a->plugin, err, sizeof err);
+    if (loaded != ETL_OK) {
         status = fail_early("plugin loads and passes the loader's checks", err);
     } else {
         format_use_registry(env.reg);
         env.plugin = registry_at(env.reg, 0);
-        env.raw = raw_descriptor(env.plugin, env.host);
+        env.raw = a->builtin ? builtin_plugin_descriptor() : raw_descriptor(env.plugin, env.host);
         if (env.raw == NULL) {
             status = fail_early("plugin loads", "the entry point returned NULL the second time");
         } else {
@@ -1345,12 +1640,13 @@ int main(int argc, char **argv)
     if (!parse_args(argc, argv, &a))
         return usage();
     char plugin[PATH_MAX], fixture_path[PATH_MAX];
-    if (realpath(a.plugin, plugin) == NULL) {
+    if (!a.builtin && realpath(a.plugin, plugin) == NULL) {
         char why[PATH_MAX + 64];
         snprintf(why, sizeof why, "%s: %s", a.plugin, strerror(errno));
         return fail_early("plugin loads", why);
     }
-    a.plugin = plugin;
+    if (!a.builtin)
+        a.plugin = plugin;
     if (a.fixture && realpath(a.fixture, fixture_path) != NULL)
         a.fixture = fixture_path;
 

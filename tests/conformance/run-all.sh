@@ -2,7 +2,8 @@
 # The plugin conformance suite as one TAP stream:
 #  1. etl-conformance on every plugin in $ETL_TEST_PLUGIN_DIR, with its
 #     fixture (tests/conformance/fixtures/<plugin>.yaml) when there is one;
-#     each program's test points are renumbered into this stream.
+#     each program's test points are renumbered into this stream. Then on
+#     the connectors built into the host (--builtin, fixtures/builtin.yaml).
 #  2. every deliberately broken plugin in $ETL_TEST_BROKEN_DIR is refused by
 #     `etl plugins` and by etl-conformance with the loader's message, and
 #     nothing crashes.
@@ -107,6 +108,14 @@ for so in "$ETL_TEST_PLUGIN_DIR"/*.so; do
     run_conformance "$so"
 done
 [ "$found" -eq 1 ] && ok "plugins found in $ETL_TEST_PLUGIN_DIR" || not_ok "no plugins in $ETL_TEST_PLUGIN_DIR"
+
+# ---- 1b. the host's built-in connectors (the file state store)
+"$CONFORMANCE" --builtin --fixture "$FIXTURES/builtin.yaml" >"$TAP_TMP/conf.out" 2>"$TAP_TMP/conf.err"
+status=$?
+relay_tap builtin "$TAP_TMP/conf.out" "$status"
+if [ "$status" -ne 0 ]; then
+    sed 's/^/#   stderr: /' "$TAP_TMP/conf.err" | head -40
+fi
 
 # ---- 2. the broken plugins are refused with the loader's messages
 check_broken wrong_major \

@@ -63,8 +63,16 @@ if [ "$before" = "$(snapshot)" ]; then ok "and writes nothing"; else not_ok "a f
 # ---- etl state show
 run_etl state show p.yaml
 expect_status "etl state show exits 0" 0
-if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["current"]["commit_sequence"] == int(sys.argv[2]) and d["done"] is True and d["pipeline"] == "st"' \
-    "$TAP_TMP/stdout" "$final_seq" 2>/dev/null; then
+show_is_valid() {
+    if command -v jq >/dev/null; then
+        jq -e --argjson seq "$final_seq" '.current.commit_sequence == $seq and .done == true and
+            .pipeline == "st" and .format == "etl-state/1"' "$TAP_TMP/stdout" >/dev/null 2>&1
+    else
+        python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["current"]["commit_sequence"] == int(sys.argv[2]) and d["done"] is True and d["pipeline"] == "st"' \
+            "$TAP_TMP/stdout" "$final_seq" 2>/dev/null
+    fi
+}
+if show_is_valid; then
     ok "etl state show prints the state as JSON (current.commit_sequence $final_seq, done)"
 else
     not_ok "etl state show: $(head -c 300 "$TAP_TMP/stdout")"

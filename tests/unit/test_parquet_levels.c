@@ -1,18 +1,28 @@
 /* Definition and repetition levels computed from hand-built Arrow arrays,
  * checked against the Dremel encoding worked out by hand, and the levels of
- * columns added after rows were written (back-fill). */
+ * columns added after rows were written (back-fill). Then the writer itself
+ * through a stub host: special values, zero rows, a refused schema change.
+ * With PQ_TEST_OUT=DIR it leaves special.parquet and empty.parquet there
+ * for tests/integration/parquet.sh to read with DuckDB. */
 #include "levels.h"
+#include "parquet_internal.h"
+#include "parquet_reader.h"
 
 #include "tap_runner.h"
 
 #include <check.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* ---- building Arrow arrays by hand ------------------------------------ */
 
 typedef struct fake {
     struct ArrowArray a;
     const void *buffers[3];
-    struct ArrowArray *kids[4];
+    struct ArrowArray *kids[8];
 } fake;
 
 static void fake_init(fake *f, int64_t length, const uint8_t *validity, const void *values,
@@ -197,8 +207,9 @@ END_TEST
  * row 0: [{sku, sizes: [7, 8]}, null]
  * row 1: null
  * row 2: [{sku: null, sizes: []}]
- * Leaf sizes.element: def list 1, element struct 2, sizes list 3, repeated
- * 4, value 5; rep 1 for the outer list, 2 for the inner one. */
+ * Leaf sizes.element: def variants 1, its repeated group 2, element struct
+ * 3, sizes 4, its repeated group 5, value 6; rep 1 for the outer list, 2
+ * for the inner one. */
 START_TEST(list_of_struct_with_inner_list)
 {
     static const int32_t outer_offsets[] = {0, 2, 2, 3};
@@ -224,7 +235,7 @@ START_TEST(list_of_struct_with_inner_list)
     link(&s, k3, &sz);
     link(&sz, k4, &leaf);
     levels(&v, 0, 0);
-    ck_assert_int_eq(leaf.def, 5);
+    ck_assert_int_eq(leaf.def, 6);
     ck_assert_int_eq(leaf.rep, 2);
     v.arr = &outer.a;
     s.arr = &st.a;
@@ -233,7 +244,7 @@ START_TEST(list_of_struct_with_inner_list)
     pq_node *path[] = {&v, &s, &sz, &leaf};
     result r;
     run(path, 4, 3, &r);
-    static const uint8_t def[] = {5, 5, 1, 0, 3};
+    static const uint8_t def[] = {6, 6, 2, 0, 4};
     static const uint8_t rep[] = {0, 2, 1, 0, 0};
     expect_levels(&r.def, def, 5, "def");
     expect_levels(&r.rep, rep, 5, "rep");
@@ -287,13 +298,13 @@ END_TEST
 START_TEST(backfill_follows_the_template)
 {
     /* Template: variants.element.sizes.element of the test above. */
-    static const uint8_t tdef[] = {5, 5, 1, 0, 3};
+    static const uint8_t tdef[] = {6, 6, 2, 0, 4};
     static const uint8_t trep[] = {0, 2, 1, 0, 0};
     pq_buf def = {0}, rep = {0};
-    /* New field under the element struct: rep limit 1, def cap 2. */
-    size_t n = pq_levels_backfill(tdef, trep, 5, 1, 2, &def, &rep);
+    /* New field under the element struct: rep limit 1, def cap 3. */
+    size_t n = pq_levels_backfill(tdef, trep, 5, 1, 3, &def, &rep);
     ck_assert_int_eq(n, 4);
-    static const uint8_t want_def[] = {2, 1, 0, 2};
+    static const uint8_t want_def[] = {3, 2, 0, 3};
     static const uint8_t want_rep[] = {0, 1, 0, 0};
     expect_levels(&def, want_def, 4, "def");
     expect_levels(&rep, want_rep, 4, "rep");
@@ -308,6 +319,238 @@ START_TEST(backfill_follows_the_template)
 }
 END_TEST
 
+
+/* ---- the writer through a stub host ------------------------------------ */
+
+/* The few host services the writer uses: errors and options. */
+static char last_error[1024];
+static const char *option_keys[8], *option_values[8];
+
+static etl_status stub_set_error(etl_ctx *ctx, etl_status st, int64_t code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static const char *stub_option(const char *key)
+{
+    for (int i = 0; i < 8 && option_keys[i]; i++)
+        if (strcmp(option_keys[i], key) == 0)
+            return option_values[i];
+    return NULL;
+}
+
+static const char *stub_opt_string(const etl_options *o, const char *key)
+{
+    return stub_option(key);
+}
+
+static bool stub_opt_int(const etl_options *o, const char *key, int64_t *out)
+{
+    const char *v = stub_option(key);
+    if (v != NULL)
+        *out = strtoll(v, NULL, 10);
+    return v != NULL;
+}
+
+static bool stub_opt_bool(const etl_options *o, const char *key, bool *out)
+{
+    const char *v = stub_option(key);
+    if (v != NULL)
+        *out = strcmp(v, "true") == 0;
+    return v != NULL;
+}
+
+static const char *stub_opt_where(const etl_options *o, const char *key)
+{
+    return "test.yaml:1:1";
+}
+
+static const etl_host_api stub_host = {
+    .struct_size = sizeof(etl_host_api), .abi_major = ETL_ABI_MAJOR,
+    .set_error = stub_set_error, .opt_string = stub_opt_string, .opt_int = stub_opt_int,
+    .opt_bool = stub_opt_bool, .opt_size = stub_opt_int, .opt_where = stub_opt_where};
+
+static etl_status to_buf(void *user, const void *data, size_t len)
+{
+    pq_buf_append(user, data, len);
+    return ETL_OK;
+}
+
+typedef struct column_fake {
+    struct ArrowSchema s;
+    fake a;
+} column_fake;
+
+typedef struct batch_fake {
+    struct ArrowSchema s;
+    struct ArrowSchema *schemas[8];
+    fake a;
+    etl_batch batch;
+} batch_fake;
+
+static void column(batch_fake *b, column_fake *c, const char *name, const char *format,
+                   bool nullable, int64_t rows, const uint8_t *valid, const void *values,
+                   const void *data)
+{
+    memset(&c->s, 0, sizeof c->s);
+    c->s.format = format;
+    c->s.name = name;
+    c->s.flags = nullable ? ARROW_FLAG_NULLABLE : 0;
+    fake_init(&c->a, rows, valid, values, data);
+    b->schemas[b->s.n_children++] = &c->s;
+    fake_child(&b->a, &c->a);
+}
+
+static void batch_init(batch_fake *b, int64_t rows)
+{
+    memset(b, 0, sizeof *b);
+    b->s.format = "+s";
+    b->s.children = b->schemas;
+    fake_init(&b->a, rows, NULL, NULL, NULL);
+    b->batch = (etl_batch){.struct_size = sizeof(etl_batch), .num_rows = rows, .schema = &b->s,
+                           .array = &b->a.a};
+}
+
+static void save(const char *name, const pq_buf *b)
+{
+    const char *dir = getenv("PQ_TEST_OUT");
+    if (dir == NULL)
+        return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert_uint_eq(fwrite(b->data, 1, b->len, f), b->len);
+    fclose(f);
+}
+
+static const etl_format_vtable *writer_vtable(void)
+{
+    pq_host = &stub_host;
+    memset(option_keys, 0, sizeof option_keys);
+    return parquet_format_connector.vtable;
+}
+
+START_TEST(writer_special_values)
+{
+    const etl_format_vtable *vt = writer_vtable();
+    pq_buf out = {0};
+    etl_byte_sink sink = {.struct_size = sizeof sink, .user = &out, .name = "memory",
+                          .write = to_buf};
+    void *w = NULL;
+    ck_assert_int_eq(vt->writer_open(NULL, NULL, &sink, &w), ETL_OK);
+
+    static const int64_t k[] = {0, 1, 2, 3, 4};
+    static const float f[] = {1.5f, -INFINITY, NAN, 0, FLT_MAX};
+    static const uint8_t f_valid[] = {0x17};
+    static const double g[] = {NAN, INFINITY, -INFINITY, -0.0, DBL_MAX};
+    static const int32_t i32[] = {INT32_MIN, INT32_MAX, 0, 0, 1};
+    static const uint8_t i_valid[] = {0x1B};
+    static const int32_t z_off[] = {0, 2, 2, 2, 6, 7};
+    static const uint8_t z_data[] = {0x00, 0xFF, 0xDE, 0xAD, 0xBE, 0xEF, 'A'};
+    static const uint8_t z_valid[] = {0x1B};
+    batch_fake b;
+    column_fake ck, cf, cg, ci, cz, cr;
+    batch_init(&b, 5);
+    column(&b, &ck, "k", "l", true, 5, NULL, k, NULL);
+    column(&b, &cf, "f", "f", true, 5, f_valid, f, NULL);
+    column(&b, &cg, "g", "g", true, 5, NULL, g, NULL);
+    column(&b, &ci, "i", "i", true, 5, i_valid, i32, NULL);
+    column(&b, &cz, "z", "z", true, 5, z_valid, z_off, z_data);
+    column(&b, &cr, "r", "l", false, 5, NULL, k, NULL);
+    ck_assert_int_eq(vt->write(w, &b.batch), ETL_OK);
+    /* Until finish() there is no footer: the bytes so far are not a file. */
+    ck_assert(out.len < 8 || memcmp(out.data + out.len - 4, "PAR1", 4) != 0 || out.len == 4);
+    ck_assert_int_eq(vt->finish(w), ETL_OK);
+    ck_assert_int_eq(vt->bytes_written(w), (int64_t)out.len);
+    vt->writer_close(w);
+
+    pq_file_meta m;
+    char err[256];
+    ck_assert_msg(pq_read_footer(out.data, out.len, &m, err, sizeof err), "%s", err);
+    ck_assert_int_eq(m.num_rows, 5);
+    ck_assert_int_eq(m.n_row_groups, 1);
+    ck_assert_int_eq(m.n_schema, 7);
+    ck_assert_int_eq(m.schema[6].repetition, PQ_REQUIRED);
+    ck_assert_int_eq(m.schema[2].type, PQ_FLOAT);
+    const pq_statistics *gs = &m.row_groups[0].columns[2].stats;
+    ck_assert(gs->has_nan_count && gs->nan_count == 1);
+    double lo, hi;
+    memcpy(&lo, gs->min.data, 8);
+    memcpy(&hi, gs->max.data, 8);
+    ck_assert(isinf(lo) && lo < 0 && isinf(hi) && hi > 0);
+    pq_file_meta_free(&m);
+    save("special.parquet", &out);
+    pq_buf_free(&out);
+}
+END_TEST
+
+START_TEST(writer_zero_rows_keeps_the_schema)
+{
+    const etl_format_vtable *vt = writer_vtable();
+    pq_buf out = {0};
+    etl_byte_sink sink = {.struct_size = sizeof sink, .user = &out, .name = "memory",
+                          .write = to_buf};
+    void *w = NULL;
+    ck_assert_int_eq(vt->writer_open(NULL, NULL, &sink, &w), ETL_OK);
+    batch_fake b;
+    column_fake ck, cf;
+    static const int64_t none[1];
+    batch_init(&b, 0);
+    column(&b, &ck, "k", "l", true, 0, NULL, none, NULL);
+    column(&b, &cf, "f", "f", true, 0, NULL, none, NULL);
+    ck_assert_int_eq(vt->write(w, &b.batch), ETL_OK);
+    ck_assert_int_eq(vt->finish(w), ETL_OK);
+    vt->writer_close(w);
+    pq_file_meta m;
+    char err[256];
+    ck_assert_msg(pq_read_footer(out.data, out.len, &m, err, sizeof err), "%s", err);
+    ck_assert_int_eq(m.num_rows, 0);
+    ck_assert_int_eq(m.n_row_groups, 0);
+    ck_assert_int_eq(m.n_schema, 3);
+    pq_file_meta_free(&m);
+    save("empty.parquet", &out);
+    pq_buf_free(&out);
+}
+END_TEST
+
+START_TEST(writer_refuses_a_new_column_after_a_row_group)
+{
+    const etl_format_vtable *vt = writer_vtable();
+    option_keys[0] = "row_group_rows";
+    option_values[0] = "2";
+    pq_buf out = {0};
+    etl_byte_sink sink = {.struct_size = sizeof sink, .user = &out, .name = "memory",
+                          .write = to_buf};
+    void *w = NULL;
+    ck_assert_int_eq(vt->writer_open(NULL, NULL, &sink, &w), ETL_OK);
+    static const int64_t k[] = {1, 2, 3};
+    batch_fake b1, b2;
+    column_fake c1, c2, c3;
+    batch_init(&b1, 3);
+    column(&b1, &c1, "k", "l", true, 3, NULL, k, NULL);
+    ck_assert_int_eq(vt->write(w, &b1.batch), ETL_OK);
+    batch_init(&b2, 3);
+    column(&b2, &c2, "k", "l", true, 3, NULL, k, NULL);
+    column(&b2, &c3, "new", "l", true, 3, NULL, k, NULL);
+    ck_assert_int_eq(vt->write(w, &b2.batch), ETL_ERR_PERMANENT);
+    ck_assert_msg(strstr(last_error, "column 'new' first appears in the batch that starts at row 3") != NULL, "%s",
+                  last_error);
+    ck_assert_int_eq(vt->finish(w), ETL_ERR_PERMANENT);   /* the file stays unfinished */
+    vt->writer_close(w);
+    pq_buf_free(&out);
+
+    /* A bad option value fails open. */
+    option_values[0] = "0";
+    ck_assert_int_eq(vt->writer_open(NULL, NULL, &sink, &w), ETL_ERR_CONFIG);
+    ck_assert(strstr(last_error, "row_group_rows") != NULL);
+}
+END_TEST
+
 static Suite *levels_suite(void)
 {
     Suite *s = suite_create("parquet_levels");
@@ -319,6 +562,11 @@ static Suite *levels_suite(void)
     tcase_add_test(t, nested_structs_and_offsets);
     tcase_add_test(t, backfill_follows_the_template);
     suite_add_tcase(s, t);
+    TCase *w = tcase_create("writer");
+    tcase_add_test(w, writer_special_values);
+    tcase_add_test(w, writer_zero_rows_keeps_the_schema);
+    tcase_add_test(w, writer_refuses_a_new_column_after_a_row_group);
+    suite_add_tcase(s, w);
     return s;
 }
 

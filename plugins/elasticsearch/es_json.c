@@ -1,0 +1,555 @@
+#include "es_json.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 512
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+ej_kind ej_kind_of(ej_span v)
+{
+    if (v.p == NULL || v.n == 0)
+        return EJ_INVALID;
+    switch (v.p[0]) {
+    case '{': return EJ_OBJECT;
+    case '[': return EJ_ARRAY;
+    case '"': return EJ_STRING;
+    case 't': return EJ_TRUE;
+    case 'f': return EJ_FALSE;
+    case 'n': return EJ_NULL;
+    default: return (v.p[0] == '-' || (v.p[0] >= '0' && v.p[0] <= '9')) ? EJ_NUMBER : EJ_INVALID;
+    }
+}
+
+/* Past the string whose opening quote is at p. */
+static const char *skip_string(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c == '\\') {
+            if (++p >= end)
+                return NULL;
+        } else if (c < 0x20) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static const char *skip_number(const char *p, const char *end)
+{
+    const char *start = p;
+    while (p < end && (strchr("0123456789+-.eE", *p) != NULL && *p != '\0'))
+        p++;
+    return p > start ? p : NULL;
+}
+
+static const char *skip_literal(const char *p, const char *end, const char *word)
+{
+    size_t n = strlen(word);
+    return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
+}
+
+/* Containers: a bit stack remembers whether each level is an object, so
+ * that brackets must match. */
+static const char *skip_container(const char *p, const char *end)
+{
+    uint64_t is_object[MAX_DEPTH / 64] = {0};
+    int depth = 0;
+    while (p < end) {
+        char c = *p;
+        if (c == '"') {
+            p = skip_string(p, end);
+            if (p == NULL)
+                return NULL;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            if (depth == MAX_DEPTH)
+                return NULL;
+            if (c == '{')
+                is_object[depth / 64] |= (uint64_t)1 << (depth % 64);
+            else
+                is_object[depth / 64] &= ~((uint64_t)1 << (depth % 64));
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return NULL;
+            depth--;
+            bool object = (is_object[depth / 64] >> (depth % 64)) & 1;
+            if (object != (c == '}'))
+                return NULL;
+            if (depth == 0)
+                return p + 1;
+        }
+        p++;
+    }
+    return NULL;
+}
+
+const char *ej_skip(const char *p, const char *end)
+{
+    p = skip_ws(p, end);
+    if (p >= end)
+        return NULL;
+    switch (*p) {
+    case '{':
+    case '[': return skip_container(p, end);
+    case '"': return skip_string(p, end);
+    case 't': return skip_literal(p, end, "true");
+    case 'f': return skip_literal(p, end, "false");
+    case 'n': return skip_literal(p, end, "null");
+    default:
+        if (*p == '-' || (*p >= '0' && *p <= '9'))
+            return skip_number(p, end);
+        return NULL;
+    }
+}
+
+bool ej_root(const char *text, size_t len, ej_span *root)
+{
+    if (text == NULL)
+        return false;
+    const char *end = text + len;
+    const char *start = skip_ws(text, end);
+    const char *after = ej_skip(start, end);
+    if (after == NULL || skip_ws(after, end) != end)
+        return false;
+    *root = (ej_span){start, (size_t)(after - start)};
+    return true;
+}
+
+/* ------------------------------------------------------------------ iterating */
+
+static bool begin(ej_span v, char open, ej_iter *it)
+{
+    *it = (ej_iter){0};
+    if (v.p == NULL || v.n < 2 || v.p[0] != open)
+        return false;
+    it->p = v.p + 1;
+    it->end = v.p + v.n - 1;     /* the closing bracket */
+    return true;
+}
+
+bool ej_members(ej_span object, ej_iter *it) { return begin(object, '{', it); }
+bool ej_elements(ej_span array, ej_iter *it) { return begin(array, '[', it); }
+
+/* Before the next item: a comma unless this is the first one. False at the
+ * end of the container (or on a syntax error, with it->failed set). */
+static bool next_item(ej_iter *it)
+{
+    if (it->p == NULL || it->failed)
+        return false;
+    it->p = skip_ws(it->p, it->end);
+    if (it->started) {
+        if (it->p >= it->end)
+            return false;
+        if (*it->p != ',') {
+            it->failed = true;
+            return false;
+        }
+        it->p = skip_ws(it->p + 1, it->end);
+    } else if (it->p >= it->end) {
+        return false;
+    }
+    it->started = true;
+    return true;
+}
+
+static bool take_value(ej_iter *it, ej_span *value)
+{
+    const char *start = skip_ws(it->p, it->end);
+    const char *after = ej_skip(start, it->end);
+    if (after == NULL) {
+        it->failed = true;
+        return false;
+    }
+    *value = (ej_span){start, (size_t)(after - start)};
+    it->p = after;
+    return true;
+}
+
+bool ej_next_member(ej_iter *it, ej_span *key, ej_span *value)
+{
+    if (!next_item(it))
+        return false;
+    if (*it->p != '"') {
+        it->failed = true;
+        return false;
+    }
+    const char *after = skip_string(it->p, it->end);
+    if (after == NULL) {
+        it->failed = true;
+        return false;
+    }
+    *key = (ej_span){it->p, (size_t)(after - it->p)};
+    it->p = skip_ws(after, it->end);
+    if (it->p >= it->end || *it->p != ':') {
+        it->failed = true;
+        return false;
+    }
+    it->p++;
+    return take_value(it, value);
+}
+
+bool ej_next_element(ej_iter *it, ej_span *value)
+{
+    return next_item(it) && take_value(it, value);
+}
+
+/* ------------------------------------------------------------------ strings */
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool read_hex4(const char *p, const char *end, unsigned *out)
+{
+    if (end - p < 4)
+        return false;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        int d = hex_digit(p[i]);
+        if (d < 0)
+            return false;
+        v = v * 16 + (unsigned)d;
+    }
+    *out = v;
+    return true;
+}
+
+static size_t utf8_encode(unsigned cp, char out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* One escape after the backslash at *pp; writes its UTF-8 bytes. */
+static bool unescape_one(const char **pp, const char *end, char out[4], size_t *n)
+{
+    const char *p = *pp + 1;
+    if (p >= end)
+        return false;
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    const char *hit = *p ? strchr(from, *p) : NULL;
+    if (hit) {
+        out[0] = to[hit - from];
+        *n = 1;
+        *pp = p + 1;
+        return true;
+    }
+    unsigned cp;
+    if (*p != 'u' || !read_hex4(p + 1, end, &cp))
+        return false;
+    p += 5;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        unsigned low;
+        if (end - p >= 6 && p[0] == '\\' && p[1] == 'u' && read_hex4(p + 2, end, &low) &&
+            low >= 0xDC00 && low <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            p += 6;
+        } else {
+            cp = 0xFFFD;
+        }
+    } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+        cp = 0xFFFD;
+    }
+    *n = utf8_encode(cp, out);
+    *pp = p;
+    return true;
+}
+
+/* Walks the string's bytes, unescaped, through `put` (false stops). */
+typedef bool (*byte_fn)(void *user, const char *bytes, size_t n);
+
+static bool each_byte(ej_span v, byte_fn put, void *user)
+{
+    if (ej_kind_of(v) != EJ_STRING || v.n < 2 || v.p[v.n - 1] != '"')
+        return false;
+    const char *p = v.p + 1, *end = v.p + v.n - 1;
+    while (p < end) {
+        const char *run = p;
+        while (p < end && *p != '\\')
+            p++;
+        if (p > run && !put(user, run, (size_t)(p - run)))
+            return true;
+        if (p < end) {
+            char bytes[4];
+            size_t n;
+            if (!unescape_one(&p, end, bytes, &n))
+                return false;
+            if (!put(user, bytes, n))
+                return true;
+        }
+    }
+    return true;
+}
+
+typedef struct fixed_out {
+    char *out;
+    size_t cap, n;
+    bool truncated;
+} fixed_out;
+
+/* Copies what fits, never cutting a UTF-8 sequence in half. */
+static bool put_fixed(void *user, const char *bytes, size_t n)
+{
+    fixed_out *f = user;
+    size_t room = f->cap - 1 - f->n;
+    if (n <= room) {
+        memcpy(f->out + f->n, bytes, n);
+        f->n += n;
+        return true;
+    }
+    size_t take = room;
+    while (take > 0 && ((unsigned char)bytes[take] & 0xC0) == 0x80)
+        take--;
+    memcpy(f->out + f->n, bytes, take);
+    f->n += take;
+    f->truncated = true;
+    return false;
+}
+
+bool ej_string(ej_span v, char *out, size_t cap)
+{
+    if (cap == 0)
+        return false;
+    fixed_out f = {out, cap, 0, false};
+    bool ok = each_byte(v, put_fixed, &f);
+    out[f.n] = '\0';
+    return ok;
+}
+
+static bool put_str(void *user, const char *bytes, size_t n)
+{
+    es_str_add(user, bytes, n);
+    return true;
+}
+
+char *ej_string_dup(ej_span v)
+{
+    es_str s = {0};
+    if (!each_byte(v, put_str, &s) || !es_str_ok(&s)) {
+        es_str_free(&s);
+        return NULL;
+    }
+    es_str_cstr(&s);
+    return s.p;
+}
+
+typedef struct compare_state {
+    const char *want;
+    size_t at, len;
+    bool same;
+} compare_state;
+
+static bool put_compare(void *user, const char *bytes, size_t n)
+{
+    compare_state *c = user;
+    if (c->at + n > c->len || memcmp(c->want + c->at, bytes, n) != 0) {
+        c->same = false;
+        return false;
+    }
+    c->at += n;
+    return true;
+}
+
+bool ej_string_is(ej_span v, const char *s)
+{
+    /* The common case, no escapes: compare in place. */
+    size_t len = strlen(s);
+    if (v.n == len + 2 && v.p[0] == '"' && memcmp(v.p + 1, s, len) == 0 && v.p[v.n - 1] == '"')
+        return memchr(v.p + 1, '\\', len) == NULL;
+    compare_state c = {s, 0, len, true};
+    return each_byte(v, put_compare, &c) && c.same && c.at == len;
+}
+
+bool ej_key_is(ej_span key, const char *name) { return ej_string_is(key, name); }
+
+bool ej_get(ej_span object, const char *name, ej_span *value)
+{
+    ej_iter it;
+    ej_span k, v;
+    if (!ej_members(object, &it))
+        return false;
+    while (ej_next_member(&it, &k, &v))
+        if (ej_key_is(k, name)) {
+            *value = v;
+            return true;
+        }
+    return false;
+}
+
+bool ej_get_path(ej_span object, const char *path, ej_span *value)
+{
+    char part[128];
+    ej_span cur = object;
+    while (*path) {
+        size_t n = strcspn(path, ".");
+        if (n >= sizeof part)
+            return false;
+        memcpy(part, path, n);
+        part[n] = '\0';
+        if (!ej_get(cur, part, &cur))
+            return false;
+        path += n;
+        if (*path == '.')
+            path++;
+    }
+    *value = cur;
+    return true;
+}
+
+bool ej_int64(ej_span v, int64_t *out)
+{
+    if (ej_kind_of(v) != EJ_NUMBER)
+        return false;
+    size_t i = 0;
+    bool negative = v.p[0] == '-';
+    if (negative)
+        i++;
+    if (i >= v.n)
+        return false;
+    uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, acc = 0;
+    for (; i < v.n; i++) {
+        if (v.p[i] < '0' || v.p[i] > '9')
+            return false;
+        unsigned d = (unsigned)(v.p[i] - '0');
+        if (acc > (limit - d) / 10)
+            return false;
+        acc = acc * 10 + d;
+    }
+    *out = negative ? (int64_t)(0 - acc) : (int64_t)acc;
+    return true;
+}
+
+/* ------------------------------------------------------------------ es_str */
+
+static bool reserve(es_str *s, size_t more)
+{
+    if (s->failed)
+        return false;
+    if (s->n + more + 1 <= s->cap)
+        return true;
+    size_t cap = s->cap ? s->cap : 256;
+    while (cap < s->n + more + 1) {
+        if (cap > SIZE_MAX / 2) {
+            s->failed = true;
+            return false;
+        }
+        cap *= 2;
+    }
+    char *p = realloc(s->p, cap);
+    if (p == NULL) {
+        s->failed = true;
+        return false;
+    }
+    s->p = p;
+    s->cap = cap;
+    return true;
+}
+
+void es_str_add(es_str *s, const char *data, size_t len)
+{
+    if (len == 0 || !reserve(s, len))
+        return;
+    memcpy(s->p + s->n, data, len);
+    s->n += len;
+    s->p[s->n] = '\0';
+}
+
+void es_str_cat(es_str *s, const char *text) { es_str_add(s, text, strlen(text)); }
+
+void es_str_printf(es_str *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !reserve(s, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(s->p + s->n, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    s->n += (size_t)n;
+}
+
+void es_str_json_string(es_str *s, const char *text, size_t len)
+{
+    es_str_add(s, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        es_str_add(s, text + run, i - run);
+        run = i + 1;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            es_str_add(s, esc, 2);
+        } else {
+            es_str_printf(s, "\\u%04x", c);
+        }
+    }
+    es_str_add(s, text + run, len - run);
+    es_str_add(s, "\"", 1);
+}
+
+void es_str_reset(es_str *s)
+{
+    s->n = 0;
+    if (s->p)
+        s->p[0] = '\0';
+}
+
+bool es_str_ok(const es_str *s) { return !s->failed; }
+
+const char *es_str_cstr(es_str *s)
+{
+    if (s->p == NULL && !reserve(s, 0))
+        return "";
+    if (s->p)
+        s->p[s->n] = '\0';
+    return s->p ? s->p : "";
+}
+
+void es_str_free(es_str *s)
+{
+    free(s->p);
+    *s = (es_str){0};
+}

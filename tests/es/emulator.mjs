@@ -1,0 +1,1007 @@
+#!/usr/bin/env node
+// An Elasticsearch 8.x emulator for etl's tests and benchmarks (Node.js, no
+// dependencies). It models what an extraction client meets: indices with
+// mappings, 2 shards, point in time (PIT) with keep_alive expiry,
+// search_after with the implicit _shard_doc tiebreaker, sliced PIT, scroll,
+// range/term/bool queries, _source filtering, _count, _mapping, _bulk, errors
+// in Elasticsearch's JSON shapes, fault injection and a request log.
+//
+//   node tests/es/emulator.mjs [--port 0] [--port-file F] [--docs N] [--seed S]
+//        [--index products] [--shards 2] [--rate-429 0.1] [--rate-503 0.1]
+//        [--rate-reset 0.01] [--latency-ms 20] [--expire-pit-after N]
+//        [--retry-after S] [--max-keep-alive 24h] [--no-pit]
+//
+// Control endpoints (never logged, never faulted):
+//   GET    /_emulator/log[?since=ms]   the request log: [{t, ms, method, path, status, index}]
+//   DELETE /_emulator/log              clears it
+//   GET    /_emulator/faults           the fault settings
+//   POST   /_emulator/faults           merges settings: rate_429, rate_503, rate_cb,
+//                                      rate_reset, rate_partial, rate_timed_out,
+//                                      latency_ms, retry_after, expire_pit_after,
+//                                      expire_pits_now (true: every open PIT and scroll expires)
+//   GET    /_emulator/corpus/{index}   NDJSON of every live document's _source (by _id)
+//   GET    /_emulator/stats            open PITs and scrolls, documents per index
+//   POST   /_emulator/generate/{index}?docs=N&seed=S   (re)creates a product index
+// Documents are inserted and updated with the real _bulk API.
+import http from 'node:http';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { product, productJson, PRODUCT_MAPPING } from './generator.mjs';
+
+// ------------------------------------------------------------------ options
+const args = process.argv.slice(2);
+function flag(name, fallback) {
+  const i = args.indexOf('--' + name);
+  if (i < 0) return fallback;
+  const v = args[i + 1];
+  return v === undefined || v.startsWith('--') ? true : v;
+}
+const SHARDS = Number(flag('shards', 2));
+const VERSION = '8.17.0';
+const MAX_RESULT_WINDOW = 10000;
+const MAX_OPEN_SCROLL = 500;
+const SHARD_DOC_MAX = '9223372036854775807';
+
+const faults = {
+  rate_429: Number(flag('rate-429', 0)),
+  rate_503: Number(flag('rate-503', 0)),
+  rate_cb: Number(flag('rate-cb', 0)),
+  rate_reset: Number(flag('rate-reset', 0)),
+  rate_partial: Number(flag('rate-partial', 0)),
+  rate_timed_out: Number(flag('rate-timed-out', 0)),
+  latency_ms: Number(flag('latency-ms', 0)),
+  retry_after: flag('retry-after', null),
+  expire_pit_after: Number(flag('expire-pit-after', 0)),
+  no_pit: flag('no-pit', false) === true,
+};
+let faultSeed = Number(flag('fault-seed', 42)) >>> 0;
+function random() {                          // mulberry32: reproducible faults
+  faultSeed = (faultSeed + 0x6d2b79f5) >>> 0;
+  let t = faultSeed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+
+// ------------------------------------------------------------------ exact JSON
+// Integers beyond 2^53 stay exact: they are parsed as BigInt and written
+// back as bare digits, so that filtered _source keeps every digit.
+const BIG_MARK = '@@etl-bigint@@';
+function parseExact(text) {
+  const marked = text.replace(/"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?\d{16,}(?![.eE\d])/g,
+    (m) => (m[0] === '"' ? m : `"${BIG_MARK}${m}"`));
+  return JSON.parse(marked, (k, v) => (typeof v === 'string' && v.startsWith(BIG_MARK) ? BigInt(v.slice(BIG_MARK.length)) : v));
+}
+function stringifyExact(value) {
+  const text = JSON.stringify(value, (k, v) => (typeof v === 'bigint' ? BIG_MARK + v.toString() : v));
+  return text.replace(/"@@etl-bigint@@(-?\d+)"/g, '$1');
+}
+
+// ------------------------------------------------------------------ errors
+class EsError extends Error {
+  constructor(status, type, reason, extra = {}, rootExtra = undefined) {
+    super(reason);
+    this.status = status;
+    this.body = {
+      error: {
+        root_cause: [{ type, reason, ...(rootExtra ?? extra) }],
+        type, reason, ...extra,
+      },
+      status,
+    };
+  }
+}
+const badRequest = (reason, type = 'illegal_argument_exception') => new EsError(400, type, reason);
+const parsingError = (reason) => new EsError(400, 'parsing_exception', reason, { line: 1, col: 1 });
+function indexNotFound(name) {
+  const extra = { 'resource.type': 'index_or_alias', 'resource.id': name, index_uuid: '_na_', index: name };
+  return new EsError(404, 'index_not_found_exception', `no such index [${name}]`, extra);
+}
+function contextMissing(id) {
+  const cause = { type: 'search_context_missing_exception', reason: `No search context found for id [${id}]` };
+  const e = new EsError(404, 'search_phase_execution_exception', 'all shards failed', {
+    phase: 'query', grouped: true,
+    failed_shards: [{ shard: -1, index: null, reason: cause }],
+    caused_by: cause,
+  }, {});
+  e.body.error.root_cause = [cause];
+  return e;
+}
+function rejected() {
+  return new EsError(429, 'es_rejected_execution_exception',
+    'rejected execution of org.elasticsearch.action.search.SearchQueryThenFetchAsyncAction on ' +
+    'EsThreadPoolExecutor[name = node-0/search, queue capacity = 1000, task execution rejected]');
+}
+function circuitBreaking() {
+  const extra = { bytes_wanted: 1073741824, bytes_limit: 1020054732, durability: 'TRANSIENT' };
+  return new EsError(429, 'circuit_breaking_exception',
+    '[parent] Data too large, data for [<http_request>] would be [1073741824/1gb], which is ' +
+    'larger than the limit of [1020054732/972.7mb]', extra);
+}
+function unavailable() {
+  return new EsError(503, 'cluster_block_exception',
+    'blocked by: [SERVICE_UNAVAILABLE/1/state not recovered / initialized];');
+}
+
+// ------------------------------------------------------------------ indices
+// A document: {_id, src (exact _source text), obj (parsed, for queries),
+// shard, docid}. Documents are never mutated: an update is a new document
+// with a new Lucene doc id, as in Lucene, so PIT snapshots stay frozen.
+const indices = new Map();
+let docIdCounter = 0;
+
+function shardOf(id) {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (Math.imul(h, 31) + id.charCodeAt(i)) | 0;
+  return ((h % SHARDS) + SHARDS) % SHARDS;
+}
+
+function createIndex(name, mappings = { properties: {} }) {
+  const index = { name, uuid: crypto.randomBytes(16).toString('base64url').slice(0, 22),
+    mappings, docs: new Map(), version: 0, created: Date.now() };
+  indices.set(name, index);
+  return index;
+}
+
+function putDoc(index, id, src, obj) {
+  const doc = { _id: id, src, obj, shard: shardOf(id), docid: ++docIdCounter };
+  const existed = index.docs.has(id);
+  index.docs.delete(id);                     // re-insert: iteration order = doc id order
+  index.docs.set(id, doc);
+  index.version++;
+  dynamicMapping(index.mappings, obj);
+  return existed;
+}
+
+// New fields get a mapping as ES's dynamic mapping would give them.
+function dynamicMapping(mappings, obj) {
+  mappings.properties ??= {};
+  for (const [k, v] of Object.entries(obj)) {
+    const p = mappings.properties;
+    if (v === null || p[k]) {
+      if (p[k] && p[k].properties && v && typeof v === 'object' && !Array.isArray(v)) dynamicMapping(p[k], v);
+      continue;
+    }
+    const sample = Array.isArray(v) ? v.find((x) => x !== null) : v;
+    if (sample === undefined) continue;
+    if (typeof sample === 'object') {
+      p[k] = { properties: {} };
+      dynamicMapping(p[k], sample);
+    } else if (typeof sample === 'boolean') p[k] = { type: 'boolean' };
+    else if (typeof sample === 'bigint') p[k] = { type: 'long' };
+    else if (typeof sample === 'number') p[k] = { type: Number.isInteger(sample) ? 'long' : 'float' };
+    else if (/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(sample)) p[k] = { type: 'date' };
+    else p[k] = { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } };
+  }
+}
+
+function generateProducts(name, count, seed) {
+  const index = createIndex(name, structuredClone(PRODUCT_MAPPING));
+  for (let i = 1; i <= count; i++) {
+    const { _id, doc } = product(seed, i, count);
+    const src = productJson(doc);
+    const obj = { ...doc, serial: BigInt(doc.serial) };
+    index.docs.set(_id, { _id, src, obj, shard: shardOf(_id), docid: ++docIdCounter });
+  }
+  index.version++;
+  return index;
+}
+
+function resolveIndex(name) {
+  if (name === '_all' || name === '*') return [...indices.values()];
+  const out = [];
+  for (const part of name.split(',')) {
+    if (part.includes('*')) {
+      const re = new RegExp('^' + part.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+      for (const ix of indices.values()) if (re.test(ix.name)) out.push(ix);
+    } else {
+      const ix = indices.get(part);
+      if (!ix) throw indexNotFound(part);
+      out.push(ix);
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ values
+function fieldType(mappings, path) {
+  let props = mappings.properties ?? {};
+  const parts = path.split('.');
+  for (let i = 0; i < parts.length; i++) {
+    const m = props[parts[i]];
+    if (!m) return undefined;
+    if (i === parts.length - 1) return m.type ?? 'object';
+    props = m.properties ?? (m.fields ?? {});
+  }
+  return undefined;
+}
+
+// All values of a path in a document (arrays and arrays of objects flatten).
+function valuesAt(obj, path) {
+  let cur = [obj];
+  for (const part of path.split('.')) {
+    const next = [];
+    for (const c of cur) {
+      if (c === null || typeof c !== 'object') continue;
+      const v = c[part];
+      if (v === undefined || v === null) continue;
+      if (Array.isArray(v)) for (const x of v.flat(Infinity)) { if (x !== null) next.push(x); } else next.push(v);
+    }
+    cur = next;
+  }
+  return cur;
+}
+
+function parseDateMath(v) {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string') return NaN;
+  if (/^-?\d+$/.test(v)) return Number(v);
+  const m = /^now(?:([+-])(\d+)([smhd]))?$/.exec(v);
+  if (m) {
+    const unit = { s: 1000, m: 60000, h: 3600000, d: 86400000 }[m[3]] ?? 0;
+    return Date.now() + (m[1] === '-' ? -1 : 1) * Number(m[2] ?? 0) * unit;
+  }
+  const t = Date.parse(/[zZ]|[+-]\d{2}:?\d{2}$/.test(v) || v.length <= 10 ? v : v + 'Z');
+  return t;
+}
+
+// The value a field sorts and compares by: dates as epoch millis, numbers,
+// strings; keyword subfields (name.keyword) read their parent.
+function sortableValue(mappings, doc, field, mode) {
+  const type = fieldType(mappings, field);
+  const path = field.endsWith('.keyword') && type === 'keyword' ? field.slice(0, -8) : field;
+  let vals = valuesAt(doc.obj, path);
+  if (vals.length === 0) return null;
+  if (type === 'date' || type === 'date_nanos') vals = vals.map(parseDateMath);
+  else if (['long', 'integer', 'short', 'byte', 'double', 'float', 'half_float', 'scaled_float', 'unsigned_long'].includes(type)) vals = vals.map(Number);
+  else if (type === 'boolean') vals = vals.map((v) => (v === true || v === 'true' ? 1 : 0));
+  else vals = vals.map(String);
+  vals.sort(compareScalar);
+  return mode === 'max' ? vals[vals.length - 1] : vals[0];
+}
+
+function compareScalar(a, b) {
+  if (a === b) return 0;
+  if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : 1;
+  const sa = String(a), sb = String(b);
+  return sa < sb ? -1 : sa > sb ? 1 : 0;
+}
+
+// ------------------------------------------------------------------ queries
+function compileQuery(q, mappings) {
+  if (q === undefined || q === null) return () => true;
+  if (typeof q !== 'object' || Array.isArray(q)) throw parsingError('[query] malformed query, expected [START_OBJECT]');
+  const keys = Object.keys(q);
+  if (keys.length !== 1) throw parsingError(`[${keys[1] ?? '_na_'}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]`);
+  const kind = keys[0], body = q[kind];
+  switch (kind) {
+    case 'match_all': return () => true;
+    case 'match_none': return () => false;
+    case 'ids': { const set = new Set(body.values ?? []); return (d) => set.has(d._id); }
+    case 'exists': return (d) => valuesAt(d.obj, body.field).length > 0;
+    case 'term': case 'match': case 'match_phrase': {
+      const [field, spec] = Object.entries(body)[0];
+      const want = spec !== null && typeof spec === 'object' ? (spec.value ?? spec.query) : spec;
+      return (d) => matchValue(mappings, d, field, [want], kind !== 'term');
+    }
+    case 'terms': {
+      const [field, list] = Object.entries(body)[0];
+      return (d) => matchValue(mappings, d, field, list, false);
+    }
+    case 'range': {
+      const [field, spec] = Object.entries(body)[0];
+      const type = fieldType(mappings, field);
+      const conv = type === 'date' || type === 'date_nanos' ? parseDateMath
+        : (v) => (typeof v === 'string' && !['keyword', 'text'].includes(type) ? Number(v) : v);
+      const checks = [];
+      for (const op of ['gt', 'gte', 'lt', 'lte', 'from', 'to']) {
+        if (spec[op] === undefined || spec[op] === null) continue;
+        const bound = conv(spec[op]);
+        if (typeof bound === 'number' && Number.isNaN(bound)) throw parsingError(`failed to parse date field [${spec[op]}]`);
+        const o = op === 'from' ? (spec.include_lower === false ? 'gt' : 'gte') : op === 'to' ? (spec.include_upper === false ? 'lt' : 'lte') : op;
+        checks.push((v) => { const c = compareScalar(v, bound); return o === 'gt' ? c > 0 : o === 'gte' ? c >= 0 : o === 'lt' ? c < 0 : c <= 0; });
+      }
+      return (d) => {
+        let vals = valuesAt(d.obj, field);
+        if (type === 'date' || type === 'date_nanos') vals = vals.map(parseDateMath);
+        return vals.some((v) => checks.every((c) => c(v)));
+      };
+    }
+    case 'bool': {
+      const list = (x) => (x === undefined ? [] : Array.isArray(x) ? x : [x]).map((c) => compileQuery(c, mappings));
+      const must = [...list(body.must), ...list(body.filter)], should = list(body.should), not = list(body.must_not);
+      const minShould = body.minimum_should_match ?? (must.length ? 0 : 1);
+      return (d) => must.every((f) => f(d)) && !not.some((f) => f(d)) &&
+        (should.length === 0 || should.filter((f) => f(d)).length >= Math.min(minShould, should.length));
+    }
+    case 'constant_score': return compileQuery(body.filter, mappings);
+    default: throw parsingError(`unknown query [${kind}]`);
+  }
+}
+
+function matchValue(mappings, d, field, wanted, analyzed) {
+  const type = fieldType(mappings, field);
+  const path = field.endsWith('.keyword') ? field.slice(0, -8) : field;
+  const vals = valuesAt(d.obj, path);
+  return vals.some((v) => wanted.some((w) => {
+    if (analyzed && type === 'text') return String(v).toLowerCase().split(/\W+/).includes(String(w).toLowerCase());
+    if (type === 'date') return parseDateMath(v) === parseDateMath(w);
+    return String(v) === String(w);
+  }));
+}
+
+// ------------------------------------------------------------------ sort
+// sort entries: [{field, desc, missingFirst, kind: 'field'|'shard_doc'|'score'|'doc'}]
+function parseSort(sort, withPit) {
+  const entries = [];
+  const list = sort === undefined ? [] : Array.isArray(sort) ? sort : [sort];
+  for (const s of list) {
+    let field, order, missing;
+    if (typeof s === 'string') { field = s; order = undefined; } else if (s && typeof s === 'object') {
+      [field] = Object.keys(s);
+      const spec = s[field];
+      if (typeof spec === 'string') order = spec;
+      else if (spec && typeof spec === 'object') { order = spec.order; missing = spec.missing; }
+    } else throw parsingError('[sort] unexpected value');
+    if (order !== undefined && order !== 'asc' && order !== 'desc') throw badRequest(`Unknown SortOrder [${order}]`);
+    const kind = field === '_shard_doc' ? 'shard_doc' : field === '_score' ? 'score' : field === '_doc' ? 'doc' : 'field';
+    if (kind === 'shard_doc' && !withPit) throw badRequest('[_shard_doc] sort field cannot be used without [point in time]');
+    const desc = order === undefined ? kind === 'score' : order === 'desc';
+    entries.push({ field, kind, desc, missingFirst: missing === '_first' ? !desc : missing === '_last' ? desc : desc });
+  }
+  if (entries.length === 0) entries.push({ field: '_score', kind: 'score', desc: true });
+  if (withPit && !entries.some((e) => e.kind === 'shard_doc')) entries.push({ field: '_shard_doc', kind: 'shard_doc', desc: false });
+  return entries;
+}
+
+function shardDoc(doc, shardIndex) {
+  return shardIndex * 4294967296 + doc.docid;   // (shard index << 32) | doc id, below 2^53
+}
+
+function sortKeys(entries, mappings, doc, shardIndex) {
+  return entries.map((e) => {
+    if (e.kind === 'shard_doc' || e.kind === 'doc') return shardDoc(doc, shardIndex);
+    if (e.kind === 'score') return 1.0;
+    return sortableValue(mappings, doc, e.field, e.desc ? 'max' : 'min');
+  });
+}
+
+function compareKeys(entries, a, b) {
+  for (let i = 0; i < entries.length; i++) {
+    const x = a[i], y = b[i];
+    if (x === y) continue;
+    if (x === null || y === null) {
+      const missingFirst = entries[i].missingFirst;
+      return (x === null) === missingFirst ? -1 : 1;
+    }
+    let c = compareScalar(x, y);
+    if (entries[i].desc) c = -c;
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+// search_after values as sortable keys: dates may come as text, _shard_doc
+// and longs as numbers beyond 2^53 (compared by value, they sort right).
+function afterKeys(entries, mappings, after) {
+  if (!Array.isArray(after)) throw parsingError('[search_after] expected an array');
+  if (after.length !== entries.length) {
+    throw badRequest(`search_after has ${after.length} value(s) but sort has ${entries.length}.`);
+  }
+  return after.map((v, i) => {
+    const e = entries[i];
+    if (v === null) return null;
+    if (e.kind !== 'field') return Number(v);
+    const type = fieldType(mappings, e.field);
+    if (type === 'date' || type === 'date_nanos') return parseDateMath(v);
+    if (typeof v === 'number' || (typeof v === 'string' && !['keyword', 'text', undefined].includes(type))) return Number(v);
+    return String(v);
+  });
+}
+
+// ------------------------------------------------------------------ contexts
+// A PIT or scroll context: a frozen list of documents (with the shard index
+// they have within the context) and a lazily checked expiry.
+const pits = new Map();
+const scrolls = new Map();
+
+function parseKeepAlive(text, what) {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(String(text ?? ''));
+  if (!m) throw parsingError(`failed to parse setting [${what}] with value [${text}] as a time value: unit is missing or unrecognized`);
+  const ms = Number(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000 }[m[2]];
+  if (ms > 24 * 3600000) {
+    throw badRequest(`Keep alive for request (${text}) is too large. It must be less than (1d). This limit can be set by changing the [search.max_keep_alive] cluster level setting.`);
+  }
+  return ms;
+}
+
+function snapshot(list) {
+  const docs = [];
+  list.forEach((ix, n) => {
+    for (const d of ix.docs.values()) docs.push({ doc: d, shardIndex: n * SHARDS + d.shard, index: ix });
+  });
+  return docs;
+}
+
+function newContextId(prefix) {
+  return Buffer.from(prefix + ':' + crypto.randomBytes(24).toString('hex')).toString('base64url');
+}
+
+function getPit(id) {
+  const pit = pits.get(id);
+  if (!pit || pit.expired || pit.expires < Date.now()) {
+    if (pit) pits.delete(id);
+    throw contextMissing(pit ? pit.seq : Math.floor(random() * 100000));
+  }
+  return pit;
+}
+
+let contextSeq = 0;
+
+// ------------------------------------------------------------------ search
+function sourceFilter(spec, query) {
+  let includes = [], excludes = [], enabled = true;
+  if (spec === false) enabled = false;
+  else if (typeof spec === 'string') includes = [spec];
+  else if (Array.isArray(spec)) includes = spec;
+  else if (spec && typeof spec === 'object') { includes = spec.includes ?? spec.include ?? []; excludes = spec.excludes ?? spec.exclude ?? []; }
+  if (query.get('_source') === 'false') enabled = false;
+  if (query.get('_source_includes')) includes = query.get('_source_includes').split(',');
+  if (query.get('_source_excludes')) excludes = query.get('_source_excludes').split(',');
+  if (typeof includes === 'string') includes = [includes];
+  if (typeof excludes === 'string') excludes = [excludes];
+  return { enabled, includes, excludes };
+}
+
+function globMatch(pattern, path) {
+  if (!pattern.includes('*')) return pattern === path;
+  const re = new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+  return re.test(path);
+}
+
+// ES's rule: a path is kept whole if it matches an include (the default
+// when there are none), kept in part if an include reaches below it, and
+// dropped if it matches an exclude.
+function inclusion(path, includes) {
+  if (includes.length === 0 || includes.some((p) => globMatch(p, path))) return 'all';
+  return includes.some((p) => p.startsWith(path + '.') || (p.includes('*') && globMatch(p, path + '.x'))) ? 'part' : 'none';
+}
+
+function filterObject(obj, includes, excludes, prefix = '') {
+  const out = {};
+  for (const [k, v] of Object.entries(obj)) {
+    const path = prefix + k;
+    if (excludes.some((p) => globMatch(p, path))) continue;
+    const how = inclusion(path, includes);
+    if (how === 'none') continue;
+    if (v === null || typeof v !== 'object') {
+      if (how === 'all') out[k] = v;
+      continue;
+    }
+    if (how === 'all' && !excludes.some((p) => p.startsWith(path + '.') || p.includes('*'))) {
+      out[k] = v;
+      continue;
+    }
+    const inner = how === 'all' ? [] : includes;
+    const sub = (x) => (x !== null && typeof x === 'object' && !Array.isArray(x) ? filterObject(x, inner, excludes, path + '.') : x);
+    const filtered = Array.isArray(v) ? v.map(sub) : sub(v);
+    const empty = Array.isArray(filtered) ? false : Object.keys(filtered).length === 0;
+    if (how === 'all' || !empty) out[k] = filtered;
+  }
+  return out;
+}
+
+function renderSource(doc, filter) {
+  if (!filter.enabled) return undefined;
+  if (filter.includes.length === 0 && filter.excludes.length === 0) return doc.src;
+  return stringifyExact(filterObject(doc.obj, filter.includes, filter.excludes));
+}
+
+function renderHits(page, entries, filter) {
+  const parts = [];
+  for (const h of page) {
+    const d = h.doc;
+    const src = renderSource(d, filter);
+    const sort = entries.some((e) => e.kind !== 'score') || entries.length > 1
+      ? ',"sort":' + JSON.stringify(h.keys) : '';
+    parts.push(`{"_index":${JSON.stringify(h.index.name)},"_id":${JSON.stringify(d._id)},"_score":${entries[0].kind === 'score' ? '1.0' : 'null'}` +
+      (src === undefined ? '' : ',"_source":' + src) + sort + '}');
+  }
+  return parts.join(',');
+}
+
+// Splits a context's documents among slices: by shard first, then by
+// contiguous doc-id ranges within the shard (as a sliced PIT does).
+function sliceFilter(slice, docs) {
+  if (slice === undefined) return docs;
+  const { id, max } = slice;
+  if (!Number.isInteger(id) || !Number.isInteger(max) || max < 1 || id < 0 || id >= max) {
+    throw badRequest(max <= 1 ? 'max must be greater than 1' : `id must be lower than max`);
+  }
+  if (max > 1024) {
+    throw badRequest(`The number of slices [${max}] is too large. It must be less than [1024]. This limit can be set by changing the [index.max_slices_per_scroll] index level setting.`);
+  }
+  const shardCount = Math.max(...docs.map((d) => d.shardIndex), SHARDS - 1) + 1;
+  if (max < shardCount) return docs.filter((d) => d.shardIndex % max === id);
+  const shard = id % shardCount;
+  const sub = Math.floor(id / shardCount);
+  const subCount = Math.floor((max - 1 - shard) / shardCount) + 1;
+  const inShard = docs.filter((d) => d.shardIndex === shard).sort((a, b) => a.doc.docid - b.doc.docid);
+  const from = Math.floor(inShard.length * sub / subCount), to = Math.floor(inShard.length * (sub + 1) / subCount);
+  return inShard.slice(from, to);
+}
+
+// Matching documents of a context, sorted; cached per (context, query, sort, slice).
+function sortedHits(ctx, body, entries) {
+  const key = JSON.stringify([body.query ?? null, entries, body.slice ?? null]);
+  if (ctx.cacheKey === key) return ctx.cache;
+  const mappings = ctx.mappings;
+  const match = compileQuery(body.query, mappings);
+  const docs = sliceFilter(body.slice, ctx.docs).filter((d) => match(d.doc));
+  const hits = docs.map((d) => ({ doc: d.doc, index: d.index, keys: sortKeys(entries, mappings, d.doc, d.shardIndex) }));
+  hits.sort((a, b) => compareKeys(entries, a.keys, b.keys));
+  ctx.cacheKey = key;
+  ctx.cache = hits;
+  return hits;
+}
+
+function firstAfter(hits, entries, after) {
+  let lo = 0, hi = hits.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareKeys(entries, hits[mid].keys, after) <= 0) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+function shardsHeader(total, failed = 0) {
+  const s = { total, successful: total - failed, skipped: 0, failed };
+  if (failed) {
+    s.failures = [{ shard: 0, index: 'products', node: 'node-0', reason: { type: 'node_not_connected_exception', reason: '[node-1][127.0.0.1:9300] Node not connected' } }];
+  }
+  return s;
+}
+
+function totalHits(body, n) {
+  const track = body.track_total_hits ?? 10000;
+  if (track === false) return undefined;
+  if (track === true) return { value: n, relation: 'eq' };
+  return n > track ? { value: track, relation: 'gte' } : { value: n, relation: 'eq' };
+}
+
+function searchResponse({ started, pitId, scrollId, hits, entries, filter, body, total, shardTotal }) {
+  const partial = random() < faults.rate_partial;
+  const timedOut = !partial && random() < faults.rate_timed_out;
+  const t = totalHits(body, total);
+  const page = partial || timedOut ? hits.slice(0, Math.floor(hits.length / 2)) : hits;
+  let out = '{';
+  if (pitId) out += `"pit_id":${JSON.stringify(pitId)},`;
+  if (scrollId) out += `"_scroll_id":${JSON.stringify(scrollId)},`;
+  out += `"took":${Date.now() - started},"timed_out":${timedOut},"_shards":${JSON.stringify(shardsHeader(shardTotal, partial ? 1 : 0))},`;
+  out += `"hits":{${t ? `"total":${JSON.stringify(t)},` : ''}"max_score":${entries[0].kind === 'score' && page.length ? '1.0' : 'null'},"hits":[`;
+  out += renderHits(page, entries, filter) + ']}}';
+  return out;
+}
+
+function checkWindow(body) {
+  const from = body.from ?? 0, size = body.size ?? 10;
+  if (!Number.isInteger(size) || size < 0) throw badRequest(`[size] parameter cannot be negative, found [${size}]`);
+  if (from + size > MAX_RESULT_WINDOW) {
+    const e = badRequest(`Result window is too large, from + size must be less than or equal to: [${MAX_RESULT_WINDOW}] but was [${from + size}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.`);
+    const cause = e.body.error.root_cause[0];
+    e.body.error = { root_cause: [cause], type: 'search_phase_execution_exception', reason: 'all shards failed', phase: 'query', grouped: true, failed_shards: [{ shard: 0, index: body.__index ?? 'products', node: 'node-0', reason: cause }], caused_by: cause };
+    throw e;
+  }
+  return { from: from < 0 ? 0 : from, size };
+}
+
+function search(indexName, body, query, started) {
+  const withPit = body.pit !== undefined;
+  const scroll = query.get('scroll');
+  let ctx, pitId;
+  if (withPit) {
+    if (indexName) throw badRequest('[indices] cannot be used with point in time. Do not specify any index with point in time.', 'action_request_validation_exception');
+    if (scroll) throw badRequest('using [point in time] is not allowed in a scroll context');
+    pitId = body.pit.id;
+    ctx = getPit(pitId);
+    if (faults.expire_pit_after > 0 && ++ctx.searches > faults.expire_pit_after) {
+      faults.expire_pit_after = 0;           // once
+      pits.delete(pitId);
+      throw contextMissing(ctx.seq);
+    }
+    if (body.pit.keep_alive !== undefined) ctx.expires = Date.now() + parseKeepAlive(body.pit.keep_alive, 'keep_alive');
+  } else {
+    const list = resolveIndex(indexName ?? '_all');
+    ctx = { docs: snapshot(list), mappings: mergedMappings(list), shards: list.length * SHARDS };
+  }
+  const entries = parseSort(body.sort, withPit);
+  if (body.search_after !== undefined && (body.from ?? 0) > 0) throw badRequest('[from] parameter must be set to 0 when [search_after] is used');
+  const { from, size } = checkWindow(body);
+  const filter = sourceFilter(body._source, query);
+  if (scroll) return openScroll(ctx, body, entries, filter, scroll, started);
+  const hits = sortedHits(ctx, body, entries);
+  let start = from;
+  if (body.search_after !== undefined) start = firstAfter(hits, entries, afterKeys(entries, ctx.mappings, body.search_after));
+  return searchResponse({ started, pitId, hits: hits.slice(start, start + size), entries, filter, body, total: hits.length, shardTotal: ctx.shards });
+}
+
+function mergedMappings(list) {
+  const props = {};
+  for (const ix of list) Object.assign(props, ix.mappings.properties ?? {});
+  return { properties: props };
+}
+
+function openScroll(base, body, entries, filter, keepAlive, started) {
+  if (scrolls.size >= MAX_OPEN_SCROLL) {
+    throw badRequest(`Trying to create too many scroll contexts. Must be less than or equal to: [${MAX_OPEN_SCROLL}]. This limit can be set by changing the [search.max_open_scroll_context] setting.`);
+  }
+  const ms = parseKeepAlive(keepAlive, 'scroll');
+  let docs = base.docs;
+  if (body.slice !== undefined) {
+    const { id, max } = body.slice;
+    if (!Number.isInteger(id) || !Number.isInteger(max) || id >= max) throw badRequest('id must be lower than max');
+    docs = docs.filter((d) => {
+      let h = 0;
+      for (let i = 0; i < d.doc._id.length; i++) h = (Math.imul(h, 31) + d.doc._id.charCodeAt(i)) | 0;
+      return ((h % max) + max) % max === id;
+    });
+  }
+  const ctx = { docs, mappings: base.mappings, shards: base.shards };
+  const hits = sortedHits(ctx, { ...body, slice: undefined }, entries);
+  const id = newContextId('scroll');
+  const sc = { hits, pos: 0, size: body.size ?? 10, entries, filter, body, expires: Date.now() + ms, shards: base.shards, seq: ++contextSeq };
+  scrolls.set(id, sc);
+  return scrollPage(id, sc, started);
+}
+
+function scrollPage(id, sc, started) {
+  const page = sc.hits.slice(sc.pos, sc.pos + sc.size);
+  sc.pos += page.length;
+  return searchResponse({ started, scrollId: id, hits: page, entries: sc.entries, filter: sc.filter, body: sc.body, total: sc.hits.length, shardTotal: sc.shards });
+}
+
+function continueScroll(body, query, started) {
+  const id = body.scroll_id ?? query.get('scroll_id');
+  if (!id) throw badRequest('Validation Failed: 1: scrollId is missing;', 'action_request_validation_exception');
+  const sc = scrolls.get(id);
+  if (!sc || sc.expired || sc.expires < Date.now()) {
+    scrolls.delete(id);
+    throw contextMissing(sc ? sc.seq : 0);
+  }
+  const keep = body.scroll ?? query.get('scroll');
+  if (keep) sc.expires = Date.now() + parseKeepAlive(keep, 'scroll');
+  else scrolls.delete(id);
+  return scrollPage(id, sc, started);
+}
+
+function clearScroll(body) {
+  let ids = body.scroll_id ?? [];
+  if (!Array.isArray(ids)) ids = [ids];
+  let freed = 0;
+  for (const id of ids) if (scrolls.delete(id)) freed++;
+  return { succeeded: true, num_freed: freed };
+}
+
+function openPit(indexName, query) {
+  if (faults.no_pit) throw badRequest(`no handler found for uri [/${indexName}/_pit] and method [POST]`);
+  const keep = query.get('keep_alive');
+  if (!keep) throw badRequest('Validation Failed: 1: [keep_alive] is not specified;', 'action_request_validation_exception');
+  const ms = parseKeepAlive(keep, 'keep_alive');
+  const list = resolveIndex(indexName);
+  const id = newContextId('pit');
+  pits.set(id, { docs: snapshot(list), mappings: mergedMappings(list), shards: list.length * SHARDS,
+    expires: Date.now() + ms, searches: 0, seq: ++contextSeq });
+  const shards = list.length * SHARDS;
+  return { id, _shards: { total: shards, successful: shards, skipped: 0, failed: 0 } };
+}
+
+function closePit(body) {
+  if (!body || !body.id) throw badRequest('Validation Failed: 1: [id] is not specified;', 'action_request_validation_exception');
+  const existed = pits.delete(body.id);
+  return { succeeded: true, num_freed: existed ? 1 : 0 };
+}
+
+function count(indexName, body) {
+  const list = resolveIndex(indexName ?? '_all');
+  const mappings = mergedMappings(list);
+  const match = compileQuery(body.query, mappings);
+  let n = 0;
+  for (const ix of list) for (const d of ix.docs.values()) if (match(d)) n++;
+  return { count: n, _shards: { total: list.length * SHARDS, successful: list.length * SHARDS, skipped: 0, failed: 0 } };
+}
+
+// ------------------------------------------------------------------ bulk
+function bulk(defaultIndex, text, query) {
+  const started = Date.now();
+  const lines = text.split('\n');
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  if (text.length && !text.endsWith('\n')) throw badRequest('The bulk request must be terminated by a newline [\\n]');
+  const items = [];
+  let errors = false;
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() === '') continue;
+    let action;
+    try { action = JSON.parse(lines[i]); } catch { throw badRequest(`Malformed action/metadata line [${i + 1}], expected START_OBJECT but found [VALUE_STRING]`); }
+    const [op] = Object.keys(action);
+    const meta = action[op] ?? {};
+    if (!['index', 'create', 'update', 'delete'].includes(op)) throw badRequest(`Malformed action/metadata line [${i + 1}], expected field [create], [delete], [index] or [update] but found [${op}]`);
+    const name = meta._index ?? defaultIndex;
+    if (!name) throw badRequest('Validation Failed: 1: index is missing;', 'action_request_validation_exception');
+    let index = indices.get(name) ?? createIndex(name);
+    const id = meta._id ?? crypto.randomBytes(15).toString('base64url');
+    let src = op === 'delete' ? null : lines[++i];
+    const item = { _index: name, _id: id };
+    try {
+      if (op === 'delete') {
+        const existed = index.docs.delete(id);
+        index.version++;
+        Object.assign(item, { _version: 1, result: existed ? 'deleted' : 'not_found', status: existed ? 200 : 404 });
+      } else {
+        let obj;
+        try { obj = parseExact(src); } catch (e) {
+          throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: ${e.message}`);
+        }
+        if (op === 'update') {
+          const old = index.docs.get(id);
+          if (!old) throw new EsError(404, 'document_missing_exception', `[${id}]: document missing`, { shard: '0', index: name, index_uuid: index.uuid });
+          obj = { ...old.obj, ...(obj.doc ?? {}) };
+          src = stringifyExact(obj);
+        }
+        if (op === 'create' && index.docs.has(id)) {
+          throw new EsError(409, 'version_conflict_engine_exception', `[${id}]: version conflict, document already exists (current version [1])`, { shard: '0', index: name, index_uuid: index.uuid });
+        }
+        const existed = putDoc(index, id, src, obj);
+        Object.assign(item, { _version: 1, result: existed ? 'updated' : 'created', status: existed ? 200 : 201,
+          _shards: { total: 2, successful: 1, failed: 0 }, _seq_no: docIdCounter, _primary_term: 1 });
+      }
+    } catch (e) {
+      if (!(e instanceof EsError)) throw e;
+      errors = true;
+      const err = { ...e.body.error };
+      delete err.root_cause;
+      Object.assign(item, { status: e.status, error: { type: err.type, reason: err.reason, index_uuid: index.uuid, shard: '0', index: name } });
+    }
+    items.push({ [op]: item });
+  }
+  void query;
+  return { took: Date.now() - started, errors, items };
+}
+
+// ------------------------------------------------------------------ log
+const requestLog = [];
+
+// ------------------------------------------------------------------ http
+function send(res, status, body, extraHeaders = {}) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'x-elastic-product': 'Elasticsearch',
+    'content-length': Buffer.byteLength(text),
+    ...extraHeaders,
+  });
+  res.end(text);
+}
+
+function parseBody(raw, required = false) {
+  if (raw.length === 0) {
+    if (required) throw parsingError('request body is required');
+    return {};
+  }
+  try {
+    return JSON.parse(raw);
+  } catch (e) {
+    throw new EsError(400, 'x_content_parse_exception', `[1:1] Unexpected character: ${e.message}`);
+  }
+}
+
+function clusterInfo() {
+  return { name: 'node-0', cluster_name: 'etl-emulator', cluster_uuid: 'x3mKzWt0Rq2PaE8f1pK6ZQ',
+    version: { number: VERSION, build_flavor: 'default', build_type: 'tar', build_hash: 'emulator',
+      build_date: '2024-12-11T12:08:05.663969764Z', build_snapshot: false, lucene_version: '9.12.0',
+      minimum_wire_compatibility_version: '7.17.0', minimum_index_compatibility_version: '7.0.0' },
+    tagline: 'You Know, for Search' };
+}
+
+function mappingOf(indexName) {
+  const out = {};
+  for (const ix of resolveIndex(indexName)) out[ix.name] = { mappings: ix.mappings };
+  return out;
+}
+
+function settingsOf(indexName) {
+  const out = {};
+  for (const ix of resolveIndex(indexName)) {
+    out[ix.name] = { settings: { index: { number_of_shards: String(SHARDS), number_of_replicas: '1',
+      uuid: ix.uuid, provided_name: ix.name, creation_date: String(ix.created), version: { created: '8512000' } } } };
+  }
+  return out;
+}
+
+// Routes a data-plane request; returns [status, body] or a Promise of it.
+function route(method, parts, query, raw, started) {
+  const [p0, p1, p2] = parts;
+  if (parts.length === 0) {
+    if (method === 'GET' || method === 'HEAD') return [200, clusterInfo()];
+  }
+  if (p0 === '_search' && p1 === 'scroll') {
+    if (method === 'DELETE') {
+      if (p2 === '_all') { const n = scrolls.size; scrolls.clear(); return [200, { succeeded: true, num_freed: n }]; }
+      return [200, clearScroll(parseBody(raw))];
+    }
+    return [200, continueScroll(parseBody(raw), query, started)];
+  }
+  if (p0 === '_search' && parts.length === 1) return [200, search(undefined, parseBody(raw), query, started)];
+  if (p0 === '_pit' && method === 'DELETE') return [200, closePit(parseBody(raw, true))];
+  if (p0 === '_bulk') return [200, bulk(undefined, raw, query)];
+  if (p0 === '_count') return [200, count(undefined, parseBody(raw))];
+  if (p0 === '_mapping') return [200, mappingOf('_all')];
+  if (p0 === '_cat' && p1 === 'indices') {
+    return [200, [...indices.values()].map((ix) => ({ health: 'green', status: 'open', index: ix.name, uuid: ix.uuid, pri: String(SHARDS), rep: '0', 'docs.count': String(ix.docs.size) }))];
+  }
+  if (p0 && !p0.startsWith('_')) {
+    const name = decodeURIComponent(p0);
+    if (!p1) {
+      if (method === 'HEAD') { resolveIndex(name); return [200, '']; }
+      if (method === 'PUT') {
+        if (indices.has(name)) {
+          throw new EsError(400, 'resource_already_exists_exception', `index [${name}/${indices.get(name).uuid}] already exists`, { index_uuid: indices.get(name).uuid, index: name });
+        }
+        const body = parseBody(raw);
+        createIndex(name, body.mappings ?? { properties: {} });
+        return [200, { acknowledged: true, shards_acknowledged: true, index: name }];
+      }
+      if (method === 'DELETE') { resolveIndex(name); indices.delete(name); return [200, { acknowledged: true }]; }
+      if (method === 'GET') {
+        const out = {};
+        for (const ix of resolveIndex(name)) out[ix.name] = { aliases: {}, mappings: ix.mappings, settings: settingsOf(ix.name)[ix.name].settings };
+        return [200, out];
+      }
+    }
+    if (p1 === '_search') return [200, search(name, parseBody(raw), query, started)];
+    if (p1 === '_pit' && method === 'POST') return [200, openPit(name, query)];
+    if (p1 === '_count') return [200, count(name, parseBody(raw))];
+    if (p1 === '_mapping') {
+      if (method === 'PUT') {
+        const ix = resolveIndex(name)[0];
+        Object.assign(ix.mappings.properties, parseBody(raw).properties ?? {});
+        return [200, { acknowledged: true }];
+      }
+      return [200, mappingOf(name)];
+    }
+    if (p1 === '_settings') return [200, settingsOf(name)];
+    if (p1 === '_refresh' || p1 === '_flush') return [200, { _shards: { total: SHARDS, successful: SHARDS, failed: 0 } }];
+    if (p1 === '_bulk') return [200, bulk(name, raw, query)];
+    if (p1 === '_doc' && p2) {
+      const id = decodeURIComponent(p2);
+      if (method === 'GET') {
+        const ix = resolveIndex(name)[0];
+        const d = ix.docs.get(id);
+        if (!d) return [404, { _index: name, _id: id, found: false }];
+        return [200, `{"_index":${JSON.stringify(name)},"_id":${JSON.stringify(id)},"_version":1,"_seq_no":${d.docid},"_primary_term":1,"found":true,"_source":${d.src}}`];
+      }
+      if (method === 'PUT' || method === 'POST') {
+        const index = indices.get(name) ?? createIndex(name);
+        if (!raw.length) throw parsingError('request body is required');
+        let obj;
+        try { obj = parseExact(raw); } catch (e) { throw new EsError(400, 'document_parsing_exception', `[1:1] failed to parse: ${e.message}`); }
+        const existed = putDoc(index, id, raw, obj);
+        return [existed ? 200 : 201, { _index: name, _id: id, _version: 1, result: existed ? 'updated' : 'created', _shards: { total: 2, successful: 1, failed: 0 }, _seq_no: docIdCounter, _primary_term: 1 }];
+      }
+    }
+  }
+  throw badRequest(`no handler found for uri [/${parts.join('/')}] and method [${method}]`);
+}
+
+function control(method, parts, query, raw) {
+  const [, what, arg] = parts;
+  if (what === 'log') {
+    if (method === 'DELETE') { requestLog.length = 0; return [200, { acknowledged: true }]; }
+    const since = Number(query.get('since') ?? 0);
+    return [200, requestLog.filter((r) => r.t >= since)];
+  }
+  if (what === 'faults') {
+    if (method === 'POST' || method === 'PUT') {
+      const body = parseBody(raw);
+      if (body.expire_pits_now) {
+        for (const p of pits.values()) p.expired = true;
+        for (const s of scrolls.values()) s.expired = true;
+        delete body.expire_pits_now;
+      }
+      if (method === 'PUT') for (const k of Object.keys(faults)) faults[k] = k === 'retry_after' ? null : (k === 'no_pit' ? false : 0);
+      Object.assign(faults, body);
+    }
+    return [200, faults];
+  }
+  if (what === 'corpus') {
+    const ix = indices.get(arg);
+    if (!ix) throw indexNotFound(arg);
+    return [200, [...ix.docs.values()].map((d) => d.src).join('\n') + (ix.docs.size ? '\n' : '')];
+  }
+  if (what === 'stats') {
+    return [200, { pits: pits.size, scrolls: scrolls.size, indices: Object.fromEntries([...indices.values()].map((ix) => [ix.name, ix.docs.size])) }];
+  }
+  if (what === 'generate' && arg) {
+    const ix = generateProducts(arg, Number(query.get('docs') ?? 1000), Number(query.get('seed') ?? 1));
+    return [200, { index: ix.name, docs: ix.docs.size }];
+  }
+  throw badRequest(`no handler found for uri [/${parts.join('/')}] and method [${method}]`);
+}
+
+function pickFault() {
+  const r = random();
+  let acc = faults.rate_429;
+  if (r < acc) return rejected();
+  if (r < (acc += faults.rate_cb)) return circuitBreaking();
+  if (r < (acc += faults.rate_503)) return unavailable();
+  if (r < (acc += faults.rate_reset)) return 'reset';
+  return null;
+}
+
+const server = http.createServer({ keepAliveTimeout: 30000 }, (req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const started = Date.now();
+    const url = new URL(req.url, 'http://localhost');
+    const parts = url.pathname.split('/').filter((s) => s.length);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    if (parts[0] === '_emulator') {
+      let result;
+      try { result = control(req.method, parts, url.searchParams, raw); } catch (e) {
+        result = e instanceof EsError ? [e.status, e.body] : [500, { error: String(e) }];
+      }
+      send(res, result[0], result[1]);
+      return;
+    }
+    const entry = { t: started, ms: 0, method: req.method, path: url.pathname, status: 0 };
+    requestLog.push(entry);
+    const finish = (status, body, headers) => {
+      entry.status = status;
+      entry.ms = Date.now() - started;
+      if (req.method === 'HEAD') {
+        res.writeHead(status, { 'x-elastic-product': 'Elasticsearch', 'content-type': 'application/json', 'content-length': 0 });
+        res.end();
+      } else send(res, status, body, headers);
+    };
+    const respond = () => {
+      const fault = pickFault();
+      if (fault === 'reset') {
+        entry.status = -1;
+        entry.ms = Date.now() - started;
+        req.socket.destroy();
+        return;
+      }
+      if (fault) {
+        const headers = faults.retry_after !== null && faults.retry_after !== undefined ? { 'retry-after': String(faults.retry_after) } : {};
+        finish(fault.status, fault.body, headers);
+        return;
+      }
+      let result;
+      try {
+        result = route(req.method, parts, url.searchParams, raw, started);
+      } catch (e) {
+        if (!(e instanceof EsError)) {
+          console.error(e);
+          e = new EsError(500, 'exception', String(e && e.message));
+        }
+        result = [e.status, e.body];
+      }
+      finish(result[0], result[1]);
+    };
+    if (faults.latency_ms > 0) setTimeout(respond, faults.latency_ms); else respond();
+  });
+});
+
+// ------------------------------------------------------------------ start
+const docs = Number(flag('docs', 0));
+if (docs > 0 || flag('index', null)) generateProducts(flag('index', 'products'), docs, Number(flag('seed', 1)));
+const port = Number(flag('port', 9200));
+server.listen(port, flag('host', '127.0.0.1'), () => {
+  const actual = server.address().port;
+  const portFile = flag('port-file', null);
+  if (portFile) fs.writeFileSync(portFile + '.tmp', String(actual)), fs.renameSync(portFile + '.tmp', portFile);
+  console.error(`es-emulator: listening on http://127.0.0.1:${actual} (${docs} documents)`);
+});
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
+export { SHARD_DOC_MAX };
