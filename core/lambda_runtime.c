@@ -416,6 +416,17 @@ static int64_t slice_deadline(const slice *s, const invocation *inv)
     return deadline;
 }
 
+/* The first error a failing run logs says what and where; it becomes the
+ * invocation's errorMessage. */
+static void keep_first_error(etl_log_level level, const char *source, const char *message,
+                             void *arg)
+{
+    (void)level;
+    etl_buf *first = arg;
+    if (first->len == 0)
+        buf_printf(first, "%s%s%s", source ? source : "", source ? ": " : "", message);
+}
+
 static bool run_slice(runtime *rt, const invocation *inv, slice *s)
 {
     int64_t deadline = slice_deadline(s, inv);
@@ -428,17 +439,22 @@ static bool run_slice(runtime *rt, const invocation *inv, slice *s)
         return true;
     }
     run_options options = {.quiet = rt->options->quiet, .deadline_unix_ms = deadline};
+    etl_buf first_error = {0};
+    log_set_capture(keep_first_error, ETL_LOG_ERROR, &first_error);
     catch_stop_signals(true);
     int status = run_pipeline(s->p, &options, &s->result);
     catch_stop_signals(false);
+    log_set_capture(NULL, ETL_LOG_ERROR, NULL);
     if (status == EXIT_OK || status == EXIT_SUSPENDED) {
+        buf_free(&first_error);
         s->status = s->result.done ? "done" : "suspended";
         return true;
     }
-    return fail(s, error_type_for(status),
-                "pipeline %s failed: %s (exit status %d); the function's log has the details "
-                "(what and where) just before this line",
-                s->ev.pipeline, describe_exit(status), status);
+    bool r = fail(s, error_type_for(status), "pipeline %s failed: %s (exit status %d): %s",
+                  s->ev.pipeline, describe_exit(status), status,
+                  first_error.len ? buf_cstr(&first_error) : "see the function's log");
+    buf_free(&first_error);
+    return r;
 }
 
 /* ---------------------------------------------------------------- self-invoke */

@@ -9,6 +9,16 @@ static log_format current_format = LOG_FORMAT_TEXT;
 static etl_log_level current_min_level = ETL_LOG_INFO;
 static bool current_quiet = false;
 static void (*before_print)(void);
+static log_capture_fn capture;
+static etl_log_level capture_level;
+static void *capture_arg;
+
+void log_set_capture(log_capture_fn hook, etl_log_level min_level, void *arg)
+{
+    capture = hook;
+    capture_level = min_level;
+    capture_arg = arg;
+}
 
 void log_configure(log_format format, etl_log_level min_level, bool quiet)
 {
@@ -51,11 +61,18 @@ static void append_json_string(etl_buf *out, const char *s)
 
 void log_msgv(etl_log_level level, const char *source, const char *fmt, va_list ap)
 {
+    bool captured = capture && level >= capture_level;
     /* --quiet keeps errors: a failing run must always say why. */
-    if (level < current_min_level || (current_quiet && level < ETL_LOG_ERROR))
+    if (!captured && (level < current_min_level || (current_quiet && level < ETL_LOG_ERROR)))
         return;
     etl_buf message = {0};
     buf_vprintf(&message, fmt, ap);
+    if (captured)
+        capture(level, source, buf_cstr(&message), capture_arg);
+    if (level < current_min_level || (current_quiet && level < ETL_LOG_ERROR)) {
+        buf_free(&message);
+        return;
+    }
     etl_buf line = {0};
     if (current_format == LOG_FORMAT_JSON) {
         struct timespec now;

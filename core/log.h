@@ -12,6 +12,13 @@ bool log_is_quiet(void);
 /* `source` names who speaks ("etl", "source file"); may be NULL. */
 void log_msg(etl_log_level level, const char *source, const char *fmt, ...) ETL_PRINTF(3, 4);
 void log_msgv(etl_log_level level, const char *source, const char *fmt, va_list ap);
+/* Called with every message at or above `min_level` (printed or not), so
+ * a caller can keep the last error's text (etl lambda puts it in the
+ * invocation's errorMessage). NULL removes the hook. */
+typedef void (*log_capture_fn)(etl_log_level level, const char *source, const char *message,
+                               void *arg);
+void log_set_capture(log_capture_fn hook, etl_log_level min_level, void *arg);
+
 /* Hook so the progress line can be cleared before a log line is printed. */
 void log_set_before_print(void (*hook)(void));
 
