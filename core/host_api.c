@@ -14,6 +14,7 @@
 #include "sigv4.h"
 #include "json_decode.h"
 #include "json_encode.h"
+#include "json_span.h"
 #include "log.h"
 #include "options.h"
 #include "runner.h"
@@ -220,6 +221,12 @@ static const etl_host_api host_table = {
     .http_header = host_http_header,
     .http_response_free = host_http_response_free,
     .sha256_hex = sigv4_sha256_hex,
+    .json_find = json_span_find,
+    .json_next = json_span_next,
+    .json_int64 = json_span_int64,
+    .json_double = json_span_double,
+    .json_bool = json_span_bool,
+    .json_string = json_span_string,
 };
 
 const etl_host_api *host_api(void) { return &host_table; }

@@ -236,6 +236,25 @@ typedef struct etl_http_response {
     void *host_private;              /* headers; freed by http_response_free */
 } etl_http_response;
 
+/* (1.1) A value inside a JSON text, for control-plane JSON a connector reads
+ * (its own cursors, API envelopes such as a search response). Spans come
+ * from json_find and json_next, which validate what they return; the bytes
+ * are borrowed from the text they were found in. */
+typedef enum etl_json_type {
+    ETL_JSON_NULL = 0,
+    ETL_JSON_BOOL,
+    ETL_JSON_NUMBER,
+    ETL_JSON_STRING,
+    ETL_JSON_ARRAY,
+    ETL_JSON_OBJECT
+} etl_json_type;
+
+typedef struct etl_json_span {
+    const char *ptr;             /* the value's first byte */
+    size_t len;                  /* its length, up to its last byte */
+    etl_json_type type;
+} etl_json_span;
+
 /* ------------------------------------------------------------------------ */
 /* Option schema                                                             */
 /* ------------------------------------------------------------------------ */
@@ -576,6 +595,26 @@ typedef struct etl_host_api {
     void (*http_response_free)(etl_http_response *resp);
     /* Hex SHA-256 of data into out (65 bytes), for checksums and SigV4. */
     void (*sha256_hex)(const void *data, size_t len, char out[65]);
+
+    /* -- (1.1) reading control-plane JSON (exact int64) ------------------ */
+    /* The value at `path` in a JSON text: members separated by '.', array
+     * elements by their index ("hits.hits.0._source"; "" is the whole
+     * text). ETL_END when absent; ETL_ERR_DATA (error set on ctx, which may
+     * be NULL) when the text is not valid JSON up to and through the value. */
+    etl_status (*json_find)(etl_ctx *ctx, const char *json, size_t len, const char *path,
+                            etl_json_span *out);
+    /* The next element of an array, or member of an object (then `key`,
+     * which may be NULL, is the member name's span). *position starts at 0.
+     * ETL_END after the last. */
+    etl_status (*json_next)(const etl_json_span *container, size_t *position, etl_json_span *key,
+                            etl_json_span *value);
+    /* Scalars: false unless the span holds that kind of value (json_int64:
+     * an integer within int64, exactly). json_string appends the unescaped
+     * UTF-8 of a string span. */
+    bool (*json_int64)(const etl_json_span *value, int64_t *out);
+    bool (*json_double)(const etl_json_span *value, double *out);
+    bool (*json_bool)(const etl_json_span *value, bool *out);
+    etl_status (*json_string)(const etl_json_span *value, etl_buf *out);
 } etl_host_api;
 
 /* ------------------------------------------------------------------------ */

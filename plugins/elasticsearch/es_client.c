@@ -321,16 +321,15 @@ etl_status es_fail(es_conn *c, const char *method, const char *path, const etl_h
                               advice(&e));
 }
 
-etl_status es_check_complete(ej_span reply, char *why, size_t cap)
+etl_status es_check_complete(ej_span timed_out, ej_span shards, char *why, size_t cap)
 {
     ej_span v;
     int64_t failed = 0, total = 0;
-    if (ej_get(reply, "timed_out", &v) && ej_kind_of(v) == EJ_TRUE) {
+    if (ej_kind_of(timed_out) == EJ_TRUE) {
         snprintf(why, cap, "the search timed out (timed_out: true): its results are partial");
         return ETL_ERR_RETRY;
     }
-    ej_span shards;
-    if (ej_get(reply, "_shards", &shards) && ej_get(shards, "failed", &v) && ej_int64(v, &failed) &&
+    if (ej_kind_of(shards) == EJ_OBJECT && ej_get(shards, "failed", &v) && ej_int64(v, &failed) &&
         failed > 0) {
         if (ej_get(shards, "total", &v))
             ej_int64(v, &total);

@@ -52,8 +52,10 @@ etl_status es_error_status(const es_error *e);
 etl_status es_fail(es_conn *c, const char *method, const char *path, const etl_http_response *resp);
 
 /* A 200 search reply that is partial (_shards.failed > 0) or timed out is
- * retryable, never data: ETL_ERR_RETRY with `why` filled, else ETL_OK. */
-etl_status es_check_complete(ej_span reply, char *why, size_t cap);
+ * retryable, never data: ETL_ERR_RETRY with `why` filled, else ETL_OK.
+ * Takes the reply's "timed_out" and "_shards" values (empty spans when
+ * absent). */
+etl_status es_check_complete(ej_span timed_out, ej_span shards, char *why, size_t cap);
 
 /* Standard base64 of data (for Basic and ApiKey credentials). */
 char *es_base64(const char *data, size_t len);

@@ -45,6 +45,8 @@ start_moto() {
         local keys
         keys=$(s3util "$MOTO_URL" mkuser) || return 1
         export AWS_ACCESS_KEY_ID=${keys% *} AWS_SECRET_ACCESS_KEY=${keys#* }
+    else
+        export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
     fi
 }
 
