@@ -227,6 +227,7 @@ static const etl_host_api host_table = {
     .json_double = json_span_double,
     .json_bool = json_span_bool,
     .json_string = json_span_string,
+    .json_quote = json_encode_string,
 };
 
 const etl_host_api *host_api(void) { return &host_table; }

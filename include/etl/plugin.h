@@ -615,6 +615,8 @@ typedef struct etl_host_api {
     bool (*json_double)(const etl_json_span *value, double *out);
     bool (*json_bool)(const etl_json_span *value, bool *out);
     etl_status (*json_string)(const etl_json_span *value, etl_buf *out);
+    /* Appends `s` as a quoted, escaped JSON string (for writing cursors). */
+    etl_status (*json_quote)(etl_buf *out, const char *s, size_t len);
 } etl_host_api;
 
 /* ------------------------------------------------------------------------ */

@@ -121,38 +121,6 @@ static etl_status put_float(etl_buf *b, float v, bool json)
     return put(b, text);
 }
 
-static etl_status put_json_string(etl_buf *b, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    etl_status st = file_host->buf_append(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < len && st == ETL_OK; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c != '"' && c != '\\' && c >= 0x20)
-            continue;
-        st = file_host->buf_append(b, s + run, i - run);
-        run = i + 1;
-        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
-        size_t n = 2;
-        if (c == '\n')
-            esc[1] = 'n';
-        else if (c == '\t')
-            esc[1] = 't';
-        else if (c == '\r')
-            esc[1] = 'r';
-        else if (c < 0x20) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            n = 6;
-        }
-        if (st == ETL_OK)
-            st = file_host->buf_append(b, esc, n);
-    }
-    if (st == ETL_OK)
-        st = file_host->buf_append(b, s + run, len - run);
-    return st == ETL_OK ? file_host->buf_append(b, "\"", 1) : st;
-}
 
 static etl_status put_base64(etl_buf *b, const unsigned char *p, size_t len)
 {
@@ -270,7 +238,7 @@ static etl_status put_struct(etl_buf *b, const struct ArrowSchema *s, const stru
         if (c > 0)
             st = put(b, ",");
         if (st == ETL_OK)
-            st = put_json_string(b, name, strlen(name));
+            st = file_host->json_quote(b, name, strlen(name));
         if (st == ETL_OK)
             st = put(b, ":");
         if (st == ETL_OK)
@@ -318,7 +286,7 @@ static etl_status put_value(etl_buf *b, const struct ArrowSchema *s, const struc
         return put_double(b, etl_arrow_double(a, i), json);
     case 'u':
         bytes = etl_arrow_bytes(a, i, &len);
-        return json ? put_json_string(b, bytes, len) : file_host->buf_append(b, bytes, len);
+        return json ? file_host->json_quote(b, bytes, len) : file_host->buf_append(b, bytes, len);
     case 'z':
         bytes = etl_arrow_bytes(a, i, &len);
         if (json && put(b, "\"") != ETL_OK)

@@ -235,19 +235,6 @@ static etl_status source_read(void *state, etl_builder *out, int64_t max_records
 
 /* ---- the cursor ---------------------------------------------------- */
 
-static etl_status put_json_string(etl_buf *b, const char *s)
-{
-    etl_status st = file_host->buf_append(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && st == ETL_OK; p++) {
-        if (*p == '"' || *p == '\\')
-            st = file_host->buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20)
-            st = file_host->buf_printf(b, "\\u%04x", *p);
-        else
-            st = file_host->buf_append(b, p, 1);
-    }
-    return st == ETL_OK ? file_host->buf_append(b, "\"", 1) : st;
-}
 
 static etl_status source_checkpoint(void *state, etl_buf *cursor)
 {
@@ -255,120 +242,23 @@ static etl_status source_checkpoint(void *state, etl_buf *cursor)
     const char *file = s->index < s->npaths ? s->paths[s->index] : "";
     etl_status st = file_host->buf_append(cursor, "{\"file\":", 8);
     if (st == ETL_OK)
-        st = put_json_string(cursor, file);
+        st = file_host->json_quote(cursor, file, strlen(file));
     if (st == ETL_OK)
         st = file_host->buf_printf(cursor, ",\"file_index\":%zu,\"records\":%lld}", s->index,
                                    (long long)s->records);
     return st;
 }
 
-/* A reader of the cursor object this source writes: string and integer
- * members only. */
-typedef struct cursor_parse {
-    const char *p, *end;
-} cursor_parse;
-
-static void skip_space(cursor_parse *c)
+static bool parse_cursor(etl_ctx *ctx, const char *json, size_t len, etl_buf *file,
+                         int64_t *index, int64_t *records)
 {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
-        c->p++;
-}
-
-static bool expect_char(cursor_parse *c, char ch)
-{
-    skip_space(c);
-    if (c->p < c->end && *c->p == ch) {
-        c->p++;
-        return true;
-    }
-    return false;
-}
-
-static int hex_value(char h)
-{
-    if (h >= '0' && h <= '9')
-        return h - '0';
-    if (h >= 'a' && h <= 'f')
-        return h - 'a' + 10;
-    if (h >= 'A' && h <= 'F')
-        return h - 'A' + 10;
-    return -1;
-}
-
-/* A JSON string into `out` (\uXXXX below 0x80 only: what checkpoint writes
- * escaped; other bytes are copied as they are). */
-static bool parse_string(cursor_parse *c, etl_buf *out)
-{
-    if (!expect_char(c, '"'))
-        return false;
-    while (c->p < c->end && *c->p != '"') {
-        char ch = *c->p++;
-        if (ch == '\\') {
-            if (c->p >= c->end)
-                return false;
-            char e = *c->p++;
-            if (e == 'u') {
-                if (c->end - c->p < 4)
-                    return false;
-                int v = 0;
-                for (int k = 0; k < 4; k++) {
-                    int h = hex_value(c->p[k]);
-                    if (h < 0)
-                        return false;
-                    v = v * 16 + h;
-                }
-                if (v >= 0x80)
-                    return false;
-                c->p += 4;
-                ch = (char)v;
-            } else {
-                const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
-                const char *at = strchr(from, e);
-                if (at == NULL || e == '\0')
-                    return false;
-                ch = to[at - from];
-            }
-        }
-        if (file_host->buf_append(out, &ch, 1) != ETL_OK)
-            return false;
-    }
-    return c->p < c->end && *c->p++ == '"' && file_host->buf_append(out, "", 1) == ETL_OK;
-}
-
-static bool parse_count(cursor_parse *c, int64_t *out)
-{
-    skip_space(c);
-    int64_t v = 0;
-    const char *start = c->p;
-    while (c->p < c->end && *c->p >= '0' && *c->p <= '9' && v < INT64_MAX / 10 - 9)
-        v = v * 10 + (*c->p++ - '0');
-    *out = v;
-    return c->p > start;
-}
-
-static bool parse_cursor(const char *json, size_t len, etl_buf *file, int64_t *index,
-                         int64_t *records)
-{
-    cursor_parse c = {json, json + len};
-    bool have_file = false, have_index = false, have_records = false;
-    if (!expect_char(&c, '{'))
-        return false;
-    do {
-        etl_buf key = {0};
-        bool ok = parse_string(&c, &key) && expect_char(&c, ':');
-        if (ok && strcmp(key.data, "file") == 0)
-            ok = have_file = parse_string(&c, file);
-        else if (ok && strcmp(key.data, "file_index") == 0)
-            ok = have_index = parse_count(&c, index);
-        else if (ok && strcmp(key.data, "records") == 0)
-            ok = have_records = parse_count(&c, records);
-        else
-            ok = false;
-        file_host->buf_free(&key);
-        if (!ok)
-            return false;
-    } while (expect_char(&c, ','));
-    return expect_char(&c, '}') && have_file && have_index && have_records;
+    etl_json_span v;
+    return file_host->json_find(ctx, json, len, "file", &v) == ETL_OK &&
+           file_host->json_string(&v, file) == ETL_OK && file_host->buf_append(file, "", 0) == ETL_OK &&
+           file_host->json_find(ctx, json, len, "file_index", &v) == ETL_OK &&
+           file_host->json_int64(&v, index) && *index >= 0 &&
+           file_host->json_find(ctx, json, len, "records", &v) == ETL_OK &&
+           file_host->json_int64(&v, records) && *records >= 0;
 }
 
 /* Finds the cursor's file in today's list: at the same index if nothing
@@ -433,7 +323,7 @@ static etl_status source_restore(void *state, const char *json, size_t len)
     etl_buf file = {0};
     int64_t index = 0, records = 0;
     etl_status st = ETL_OK;
-    if (!parse_cursor(json, len, &file, &index, &records))
+    if (!parse_cursor(s->ctx, json, len, &file, &index, &records))
         st = file_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
                                   "file source: the saved cursor '%.*s' is not one this source "
                                   "writes; reset the pipeline's state",
