@@ -78,10 +78,13 @@ static slot *slot_at(const pq_pipeline *p, uint64_t pos)
     return &p->slots[pos % p->n_slots];
 }
 
+/* Page sizes are int32 in the header: a bigger page fails like the codec. */
 static void compress_slot(pq_codec *codec, slot *s)
 {
-    s->codec_failed = !pq_compress_into(codec, s->body.data, s->body.len, &s->out) ||
-                      s->out.len > INT32_MAX;
+    s->codec_failed = s->body.len > INT32_MAX ||
+                      (codec->codec != PQ_CODEC_UNCOMPRESSED &&
+                       (!pq_compress_into(codec, s->body.data, s->body.len, &s->out) ||
+                        s->out.len > INT32_MAX));
 }
 
 /* ---- workers ----------------------------------------------------------- */
@@ -145,8 +148,8 @@ static void assemble_head(pq_pipeline *p)
     p->head++;
 }
 
-/* Assembles the finished pages at the head; with `wait`, waits until the
- * head is done (the caller holds the mutex when there are workers). */
+/* Assembles the finished pages at the head, in order (the caller holds the
+ * mutex when there are workers). */
 static void assemble_ready(pq_pipeline *p)
 {
     while (p->head < p->tail && slot_at(p, p->head)->state == SLOT_DONE)
@@ -204,22 +207,18 @@ pq_pipe_status pq_pipeline_submit(pq_pipeline *p, const pq_page_header *h,
     }
     s->h = *h;
     s->dest = *dest;
-    s->codec_failed = s->body.len > INT32_MAX;
     *dest->uncompressed += (int64_t)s->body.len;
     (*dest->pending)++;
     p->in_flight += s->body.len;
     if (p->n_workers == 0) {
-        if (!s->codec_failed && p->codec != PQ_CODEC_UNCOMPRESSED)
-            compress_slot(&p->inline_codec, s);
+        compress_slot(&p->inline_codec, s);
         s->state = SLOT_DONE;
         p->tail++;
         assemble_ready(p);
         return p->error;
     }
     pthread_mutex_lock(&p->mu);
-    s->state = s->codec_failed ? SLOT_DONE : SLOT_QUEUED;
-    if (s->codec_failed && p->next == p->tail)
-        p->next++;               /* nothing to compress: skip it */
+    s->state = SLOT_QUEUED;
     p->tail++;
     pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->mu);
@@ -304,11 +303,13 @@ pq_pipeline *pq_pipeline_new(int codec, int level, int workers, size_t max_bytes
         workers = 0;             /* nothing to offload */
     p->n_slots = 4 + 2 * (size_t)workers;
     p->slots = calloc(p->n_slots, sizeof *p->slots);
-    bool sync_ok = pthread_mutex_init(&p->mu, NULL) == 0;
-    sync_ok = (pthread_cond_init(&p->work, NULL) == 0) & sync_ok;
-    sync_ok = (pthread_cond_init(&p->done, NULL) == 0) & sync_ok;
-    bool ok = p->slots != NULL && sync_ok && pq_codec_init(&p->inline_codec, codec, level);
-    if (ok && workers > 0)
+    p->mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    p->work = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+    p->done = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+    bool ok = p->slots != NULL;
+    if (ok && workers == 0)
+        ok = pq_codec_init(&p->inline_codec, codec, level);
+    else if (ok)
         ok = start_workers(p, workers, level);
     if (!ok) {
         pq_pipeline_free(p);

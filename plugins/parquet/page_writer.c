@@ -32,26 +32,31 @@ const char *pq_codec_name(int codec)
 
 bool pq_compress(pq_codec *c, const uint8_t *body, size_t len)
 {
-    pq_buf_reset(&c->out);
+    return pq_compress_into(c, body, len, &c->out);
+}
+
+bool pq_compress_into(pq_codec *c, const uint8_t *body, size_t len, pq_buf *out)
+{
+    pq_buf_reset(out);
     if (c->codec == PQ_CODEC_UNCOMPRESSED) {
-        pq_buf_append(&c->out, body, len);
-        return !c->out.failed;
+        pq_buf_append(out, body, len);
+        return !out->failed;
     }
     size_t bound = c->codec == PQ_CODEC_ZSTD ? ZSTD_compressBound(len)
                                              : snappy_max_compressed_length(len);
-    if (!pq_buf_reserve(&c->out, bound))
+    if (!pq_buf_reserve(out, bound))
         return false;
     if (c->codec == PQ_CODEC_ZSTD) {
-        size_t n = ZSTD_compress2(c->zstd, c->out.data, bound, body, len);
+        size_t n = ZSTD_compress2(c->zstd, out->data, bound, body, len);
         if (ZSTD_isError(n))
             return false;
-        c->out.len = n;
+        out->len = n;
         return true;
     }
     size_t n = bound;
-    if (snappy_compress((const char *)body, len, (char *)c->out.data, &n) != SNAPPY_OK)
+    if (snappy_compress((const char *)body, len, (char *)out->data, &n) != SNAPPY_OK)
         return false;
-    c->out.len = n;
+    out->len = n;
     return true;
 }
 

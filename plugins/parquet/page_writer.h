@@ -16,6 +16,8 @@ bool pq_codec_init(pq_codec *c, int codec, int level);
 void pq_codec_free(pq_codec *c);
 /* Compresses `body` into c->out; false on failure. */
 bool pq_compress(pq_codec *c, const uint8_t *body, size_t len);
+/* The same into `out` (a thread's own output; the context is still c's). */
+bool pq_compress_into(pq_codec *c, const uint8_t *body, size_t len, pq_buf *out);
 /* The codec's name, for messages. */
 const char *pq_codec_name(int codec);
 
