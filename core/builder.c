@@ -271,9 +271,18 @@ static uint32_t name_hash(const char *s, size_t len)
     return h;
 }
 
-static bool name_is(const bcol *c, const char *s, size_t len)
+static inline bool name_is(const bcol *c, const char *s, size_t len)
 {
-    return c->name_len == len && memcmp(c->name, s, len) == 0;
+    if (c->name_len != len)
+        return false;
+    if (len > 16)
+        return memcmp(c->name, s, len) == 0;
+    /* Field names are short, and this runs once per JSON value: compare
+     * them without a call. */
+    for (size_t i = 0; i < len; i++)
+        if (c->name[i] != s[i])
+            return false;
+    return true;
 }
 
 static int32_t kidset_find(const etl_builder *b, const kidset *ks, const char *s, size_t len,

@@ -248,6 +248,86 @@ bool es_mapping_mark_list(es_mapping *m, const char *path)
     return true;
 }
 
+/* '*' matches any run of characters, dots included. */
+static bool glob(const char *p, const char *s)
+{
+    while (*p && *p != '*') {
+        if (*p != *s)
+            return false;
+        p++;
+        s++;
+    }
+    if (*p == '\0')
+        return *s == '\0';
+    while (*p == '*')
+        p++;
+    for (;; s++) {
+        if (glob(p, s))
+            return true;
+        if (*s == '\0')
+            return false;
+    }
+}
+
+typedef enum inclusion { INCLUDE_NONE, INCLUDE_PART, INCLUDE_ALL } inclusion;
+
+static inclusion included(const char *path, const char *const *inc, size_t n)
+{
+    if (n == 0)
+        return INCLUDE_ALL;
+    size_t len = strlen(path);
+    inclusion how = INCLUDE_NONE;
+    for (size_t i = 0; i < n; i++) {
+        if (glob(inc[i], path))
+            return INCLUDE_ALL;
+        /* An include below this path ("brand.name" under "brand"). */
+        if ((strncmp(inc[i], path, len) == 0 && inc[i][len] == '.') || strchr(inc[i], '*'))
+            how = INCLUDE_PART;
+    }
+    return how;
+}
+
+static void filter_children(es_field *f, es_str *prefix, const char *const *inc, size_t ninc,
+                            const char *const *exc, size_t nexc)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < f->count; i++) {
+        es_field *c = &f->children[i];
+        size_t mark = prefix->n;
+        if (prefix->n)
+            es_str_add(prefix, ".", 1);
+        es_str_cat(prefix, c->name);
+        const char *path = es_str_cstr(prefix);
+        bool keep = true;
+        for (size_t j = 0; j < nexc && keep; j++)
+            keep = !glob(exc[j], path);
+        inclusion how = keep ? included(path, inc, ninc) : INCLUDE_NONE;
+        if (how == INCLUDE_PART && c->count == 0)
+            how = INCLUDE_NONE;
+        if (how != INCLUDE_NONE) {
+            filter_children(c, prefix, how == INCLUDE_ALL ? NULL : inc,
+                            how == INCLUDE_ALL ? 0 : ninc, exc, nexc);
+            if (how == INCLUDE_PART && c->count == 0)
+                how = INCLUDE_NONE;
+        }
+        prefix->n = mark;
+        if (how == INCLUDE_NONE) {
+            field_free(c);
+        } else {
+            f->children[kept++] = *c;
+        }
+    }
+    f->count = kept;
+}
+
+void es_mapping_filter(es_mapping *m, const char *const *includes, size_t ninc,
+                       const char *const *excludes, size_t nexc)
+{
+    es_str prefix = {0};
+    filter_children(&m->root, &prefix, includes, ninc, excludes, nexc);
+    es_str_free(&prefix);
+}
+
 static void leaf_paths(const es_field *f, es_str *prefix, es_str *out, bool *first)
 {
     for (size_t i = 0; i < f->count; i++) {

@@ -71,6 +71,12 @@ const es_field *es_mapping_find(const es_mapping *m, const char *path);
 /* Marks the field at `path` as a list; false when it is not mapped. */
 bool es_mapping_mark_list(es_mapping *m, const char *path);
 
+/* Removes the fields that _source filtering (includes, excludes: dotted
+ * paths with '*' wildcards, as Elasticsearch applies them) leaves out, so
+ * that they do not become columns of nulls. */
+void es_mapping_filter(es_mapping *m, const char *const *includes, size_t ninc,
+                       const char *const *excludes, size_t nexc);
+
 /* The dotted paths of every mapped leaf, as a JSON array (for _source
  * includes that drop unmapped fields). */
 void es_mapping_leaf_paths(const es_mapping *m, es_str *json_array);

@@ -146,6 +146,28 @@ static void json_list(es_source *s, const char *key, es_str *out)
     es_str_add(out, "]", 1);
 }
 
+/* Fields the _source filter leaves out are not declared as columns. */
+static etl_status prune_mapping(es_source *s)
+{
+    size_t ninc = es_host->opt_list_count(s->opts, "source_includes");
+    size_t nexc = es_host->opt_list_count(s->opts, "source_excludes");
+    if (ninc + nexc == 0)
+        return ETL_OK;
+    const char **lists = calloc(ninc + nexc, sizeof *lists);
+    if (lists == NULL)
+        return nomem(s);
+    for (size_t i = 0; i < ninc; i++)
+        lists[i] = es_host->opt_list_item(s->opts, "source_includes", i);
+    for (size_t i = 0; i < nexc; i++)
+        lists[ninc + i] = es_host->opt_list_item(s->opts, "source_excludes", i);
+    for (size_t i = 0; i < ninc + nexc; i++)
+        if (lists[i] == NULL)
+            lists[i] = "";
+    es_mapping_filter(&s->mapping, lists, ninc, lists + ninc, nexc);
+    free(lists);
+    return ETL_OK;
+}
+
 /* "_source": includes/excludes from the options; with unmapped: drop and
  * no includes, only mapped fields. */
 static etl_status source_filter(es_source *s)
@@ -309,7 +331,8 @@ static etl_status load_mapping(es_source *s)
  * keyset after the cursor, all as filters. */
 static void put_query(es_source *s, es_str *b)
 {
-    es_str parts[3] = {{0}};
+    es_str parts[3];
+    memset(parts, 0, sizeof parts);
     size_t n = 0;
     if (s->query)
         es_str_cat(&parts[n++], s->query);
@@ -472,6 +495,12 @@ static etl_status settle_position(es_source *s)
         return ETL_OK;
     const es_hit *h = &s->hits[s->next - 1];
     const char *pit = s->scroll ? NULL : s->pit_id;
+    if (s->scroll && s->cur.nkeys == 0) {
+        /* Sorted by _doc: no position outlives the scroll (checkpoint says so). */
+        s->cur.has_after = true;
+        s->position_pending = false;
+        return ETL_OK;
+    }
     if (!es_cursor_take(&s->cur, h->sort, pit))
         return es_host->set_error(s->ctx, ETL_ERR_PERMANENT, 0,
                                   "a hit's sort values do not match the sort asked for "
@@ -492,7 +521,8 @@ static bool add_hit(es_source *s, ej_span hit)
         s->hits = grown;
         s->hits_cap = cap;
     }
-    es_hit h = {{0}};
+    es_hit h;
+    memset(&h, 0, sizeof h);
     ej_iter it;
     ej_span key, value;
     if (!ej_members(hit, &it))
@@ -759,6 +789,8 @@ static etl_status source_setup(es_source *s)
         st = sort_keys(s);
     if (st == ETL_OK)
         st = source_filter(s);
+    if (st == ETL_OK)
+        st = prune_mapping(s);
     if (st == ETL_OK)
         st = count_documents(s);
     if (s->inc_field) {

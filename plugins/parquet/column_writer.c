@@ -75,9 +75,10 @@ void pq_column_retype(pq_column *c)
     start_chunk(c);
 }
 
-bool pq_column_init(pq_column *c, pq_node *leaf, const pq_writer_opts *opts)
+bool pq_column_init(pq_column *c, pq_node *leaf, const pq_writer_opts *opts,
+                    pq_pipeline *pipe)
 {
-    *c = (pq_column){.leaf = leaf, .opts = opts};
+    *c = (pq_column){.leaf = leaf, .opts = opts, .pipe = pipe};
     int depth = 0;
     for (pq_node *n = leaf; n != NULL && n->kind != PQ_NODE_ROOT; n = n->parent)
         depth++;
@@ -95,6 +96,8 @@ bool pq_column_init(pq_column *c, pq_node *leaf, const pq_writer_opts *opts)
 
 void pq_column_free(pq_column *c)
 {
+    if (c->pending > 0 && c->pipe != NULL)
+        pq_pipeline_drain(c->pipe);  /* an error stays in the pipeline */
     free(c->path);
     pq_buf_free(&c->def);
     pq_buf_free(&c->rep);
@@ -102,7 +105,7 @@ void pq_column_free(pq_column *c)
     free(c->indices);
     pq_dict_free(&c->dict);
     pq_buf_free(&c->chunk);
-    pq_buf_free(&c->body);
+    pq_buf_free(&c->dict_chunk);
     pq_buf_free(&c->tmp);
     pq_buf_free(&c->bmin);
     pq_buf_free(&c->bmax);
@@ -279,7 +282,61 @@ static void give_up_dictionary(pq_column *c)
     pq_dict_reset(&c->dict);
 }
 
-static pq_col_status cut_page(pq_column *c, pq_codec *codec)
+static pq_col_status pipe_status(const pq_column *c)
+{
+    return pq_pipeline_error(c->pipe, NULL) == PQ_PIPE_NOMEM ? PQ_COL_NOMEM : PQ_COL_CODEC;
+}
+
+/* Hands a page's parts (filled by the caller into pq_pipeline_parts) to
+ * the pipeline, to be appended to `chunk` once encoded and compressed.
+ * `estimate` (its size, guessed before encoding) counts into the row
+ * group's size right away, the same whatever the threads. */
+static pq_col_status submit_page(pq_column *c, const pq_page_header *h, pq_buf *chunk,
+                                 int64_t *uncompressed, int64_t *compressed, int64_t estimate)
+{
+    pq_page_dest d = {.chunk = chunk, .uncompressed = uncompressed, .compressed = compressed,
+                      .pending = &c->pending, .owner = c};
+    c->chunk_estimate += estimate;
+    return pq_pipeline_submit(c->pipe, h, &d, estimate) == PQ_PIPE_OK ? PQ_COL_OK
+                                                                      : pipe_status(c);
+}
+
+static void swap_bufs(pq_buf *a, pq_buf *b)
+{
+    pq_buf t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* The page's levels are copied (the row group keeps them for columns added
+ * later); its values and indices change hands with the slot's buffers. */
+static void fill_parts(pq_column *c, pq_page_parts *pp, size_t n, bool dict)
+{
+    pp->entries = n;
+    if (c->leaf->rep > 0) {
+        pp->rep_max = c->leaf->rep;
+        pq_buf_append(&pp->rep, c->rep.data + c->page_first, n);
+    }
+    if (c->leaf->def > 0) {
+        pp->def_max = c->leaf->def;
+        pq_buf_append(&pp->def, c->def.data + c->page_first, n);
+    }
+    if (dict) {
+        int width = pq_bit_width(c->dict.count - 1);
+        pp->index_width = width < 1 ? 1 : width;
+        uint32_t *indices = pp->indices;
+        size_t cap = pp->cap_indices;
+        pp->indices = c->indices;
+        pp->cap_indices = c->cap_indices;
+        pp->n_indices = c->n_indices;
+        c->indices = indices;
+        c->cap_indices = cap;
+    } else {
+        swap_bufs(&pp->values, &c->values);
+    }
+}
+
+static pq_col_status cut_page(pq_column *c)
 {
     size_t n = c->entries - c->page_first;
     if (n == 0)
@@ -293,27 +350,20 @@ static pq_col_status cut_page(pq_column *c, pq_codec *codec)
     bool dict = c->page_dict && c->n_indices > 0;
     if (c->page_dict && !dict)
         page_to_plain(c);
-    pq_buf_reset(&c->body);
-    if (c->leaf->rep > 0)
-        pq_levels_encode_v1(&c->body, c->rep.data + c->page_first, n, c->leaf->rep);
-    if (c->leaf->def > 0)
-        pq_levels_encode_v1(&c->body, c->def.data + c->page_first, n, c->leaf->def);
-    if (dict) {
-        int width = pq_bit_width(c->dict.count - 1);
-        width = width < 1 ? 1 : width;
-        pq_buf_byte(&c->body, (uint8_t)width);
-        pq_rle_encode_u32(&c->body, c->indices, c->n_indices, width);
-    } else {
-        pq_buf_append(&c->body, c->values.data, c->values.len);
-    }
-    if (c->body.failed || c->values.failed)
+    if (c->values.failed)
         return PQ_COL_NOMEM;
+    int64_t estimate = page_bytes(c) + (int64_t)n / 4;
+    pq_page_parts *pp = pq_pipeline_parts(c->pipe);
+    if (pp == NULL)
+        return pipe_status(c);
+    fill_parts(c, pp, n, dict);
     pq_page_header h = {.type = PQ_PAGE_DATA, .num_values = (int32_t)n,
                         .encoding = dict ? PQ_ENC_RLE_DICTIONARY : PQ_ENC_PLAIN,
                         .def_encoding = PQ_ENC_RLE, .rep_encoding = PQ_ENC_RLE};
-    if (!pq_page_append(codec, &h, &c->body, &c->chunk, &c->chunk_uncompressed,
-                        &c->chunk_compressed))
-        return c->chunk.failed ? PQ_COL_NOMEM : PQ_COL_CODEC;
+    pq_col_status st = submit_page(c, &h, &c->chunk, &c->chunk_uncompressed,
+                                   &c->chunk_compressed, estimate);
+    if (st != PQ_COL_OK)
+        return st;
     if (dict)
         c->pages_dict++;
     else
@@ -520,8 +570,8 @@ static size_t count_values(const pq_column *c, size_t from, size_t to)
     return n;
 }
 
-pq_col_status pq_column_write(pq_column *c, pq_codec *codec, int64_t row_begin,
-                              int64_t row_end, pq_level_out *lv)
+pq_col_status pq_column_write(pq_column *c, int64_t row_begin, int64_t row_end,
+                              pq_level_out *lv)
 {
     lv->def = c->leaf->def > 0 ? &c->def : NULL;
     lv->rep = c->leaf->rep > 0 ? &c->rep : NULL;
@@ -563,7 +613,7 @@ pq_col_status pq_column_write(pq_column *c, pq_codec *codec, int64_t row_begin,
         }
         if (page_bytes(c) >= c->opts->page_size || c->entries - c->page_first >= MAX_PAGE_ENTRIES ||
             (c->page_dict && !c->dict_allowed)) {
-            st = cut_page(c, codec);
+            st = cut_page(c);
             if (st != PQ_COL_OK)
                 return st;
         }
@@ -571,14 +621,14 @@ pq_col_status pq_column_write(pq_column *c, pq_codec *codec, int64_t row_begin,
     return PQ_COL_OK;
 }
 
-int64_t pq_column_compressed_bytes(const pq_column *c)
+int64_t pq_column_open_bytes(const pq_column *c)
 {
-    return c->chunk_compressed + (int64_t)c->dict.plain.len / 2 + page_bytes(c) / 4;
+    return (int64_t)c->dict.plain.len / 2 + page_bytes(c) / 4;
 }
 
 int64_t pq_column_uncompressed_bytes(const pq_column *c)
 {
-    return c->chunk_uncompressed + (int64_t)c->dict.plain.len + page_bytes(c) +
+    return c->chunk_estimate + (int64_t)c->dict.plain.len + page_bytes(c) +
            (int64_t)(c->entries - c->page_first) / 4;
 }
 
@@ -691,52 +741,57 @@ static void reset_row_group(pq_column *c)
     pq_buf_reset(&c->rep);
     pq_buf_reset(&c->values);
     pq_buf_reset(&c->chunk);
+    pq_buf_reset(&c->dict_chunk);
     c->entries = c->page_first = 0;
     c->page_values = 0;
     c->n_indices = 0;
-    c->chunk_uncompressed = c->chunk_compressed = 0;
+    c->chunk_uncompressed = c->chunk_compressed = c->chunk_estimate = 0;
+    c->dict_uncompressed = c->dict_compressed = 0;
     c->pages_plain = c->pages_dict = 0;
     reset_stats(c);
     start_chunk(c);
 }
 
-pq_col_status pq_column_flush(pq_column *c, pq_codec *codec, const etl_byte_sink *out,
-                              int64_t offset, pq_column_meta *m)
+pq_col_status pq_column_close_chunk(pq_column *c)
 {
-    pq_col_status st = cut_page(c, codec);
+    pq_col_status st = cut_page(c);
     if (st != PQ_COL_OK)
         return st;
     if (c->entries == 0 && c->pages_plain == 0) {
         /* A row group of zero rows still needs a page per column. */
         c->page_dict = false;
-        pq_buf_reset(&c->body);
+        if (pq_pipeline_parts(c->pipe) == NULL)
+            return pipe_status(c);
         pq_page_header h = {.type = PQ_PAGE_DATA, .encoding = PQ_ENC_PLAIN,
                             .def_encoding = PQ_ENC_RLE, .rep_encoding = PQ_ENC_RLE};
-        if (!pq_page_append(codec, &h, &c->body, &c->chunk, &c->chunk_uncompressed,
-                            &c->chunk_compressed))
-            return PQ_COL_CODEC;
+        st = submit_page(c, &h, &c->chunk, &c->chunk_uncompressed, &c->chunk_compressed, 0);
+        if (st != PQ_COL_OK)
+            return st;
         c->pages_plain++;
     }
-    *m = (pq_column_meta){.type = c->phys, .codec = codec->codec,
+    if (c->pages_dict == 0)
+        return PQ_COL_OK;
+    pq_page_parts *pp = pq_pipeline_parts(c->pipe);
+    if (pp == NULL)
+        return pipe_status(c);
+    swap_bufs(&pp->values, &c->dict.plain);  /* the dictionary is reset after the flush */
+    pq_page_header h = {.type = PQ_PAGE_DICTIONARY, .num_values = (int32_t)c->dict.count,
+                        .encoding = PQ_ENC_PLAIN};
+    return submit_page(c, &h, &c->dict_chunk, &c->dict_uncompressed, &c->dict_compressed,
+                       (int64_t)pp->values.len);
+}
+
+pq_col_status pq_column_flush(pq_column *c, const etl_byte_sink *out, int64_t offset,
+                              pq_column_meta *m)
+{
+    *m = (pq_column_meta){.type = c->phys, .codec = pq_pipeline_codec(c->pipe),
                           .num_values = (int64_t)c->entries,
                           .dictionary_page_offset = PQ_UNSET};
     bool dict_page = c->pages_dict > 0;
-    int64_t dict_bytes = 0;
-    pq_buf dict_chunk = {0};
-    if (dict_page) {
-        pq_page_header h = {.type = PQ_PAGE_DICTIONARY, .num_values = (int32_t)c->dict.count,
-                            .encoding = PQ_ENC_PLAIN};
-        int64_t ignored = 0;
-        if (!pq_page_append(codec, &h, &c->dict.plain, &dict_chunk, &m->total_uncompressed_size,
-                            &ignored)) {
-            bool nomem = dict_chunk.failed;
-            pq_buf_free(&dict_chunk);
-            return nomem ? PQ_COL_NOMEM : PQ_COL_CODEC;
-        }
-        dict_bytes = (int64_t)dict_chunk.len;
+    int64_t dict_bytes = (int64_t)c->dict_chunk.len;
+    if (dict_page)
         m->dictionary_page_offset = offset;
-    }
-    m->total_uncompressed_size += c->chunk_uncompressed;
+    m->total_uncompressed_size = c->dict_uncompressed + c->chunk_uncompressed;
     m->total_compressed_size = dict_bytes + (int64_t)c->chunk.len;
     m->data_page_offset = offset + dict_bytes;
     fill_encodings(c, m, dict_page);
@@ -744,10 +799,9 @@ pq_col_status pq_column_flush(pq_column *c, pq_codec *codec, const etl_byte_sink
     bool ok = fill_path(c, m) && !m->stats.min.failed && !m->stats.max.failed;
     etl_status io = ETL_OK;
     if (ok && dict_page)
-        io = out->write(out->user, dict_chunk.data, dict_chunk.len);
+        io = out->write(out->user, c->dict_chunk.data, c->dict_chunk.len);
     if (ok && io == ETL_OK)
         io = out->write(out->user, c->chunk.data, c->chunk.len);
-    pq_buf_free(&dict_chunk);
     reset_row_group(c);
     return !ok ? PQ_COL_NOMEM : io != ETL_OK ? PQ_COL_IO : PQ_COL_OK;
 }

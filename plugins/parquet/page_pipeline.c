@@ -1,11 +1,14 @@
-/* Page compression off the encoding thread (see page_pipeline.h).
+/* Page encoding and compression off the calling thread (see
+ * page_pipeline.h).
  *
  * The slots form a ring: [head, next) are handed to workers (or done),
  * [next, tail) wait for one. Only the calling thread moves head and tail,
- * assembles pages and touches destinations; workers only move `next` and
- * compress the body of the slot they took into its `out`. The mutex
- * guards the slot states, `next`, `tail` and `stop`. */
+ * fills parts, assembles pages and touches destinations; workers only move
+ * `next` and turn the parts of the slot they took into `body` and `out`.
+ * The mutex guards the slot states, `next`, `tail` and `stop`. */
 #include "page_pipeline.h"
+
+#include "encodings.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -13,13 +16,17 @@
 
 typedef enum slot_state { SLOT_FREE = 0, SLOT_QUEUED, SLOT_BUSY, SLOT_DONE } slot_state;
 
+typedef enum slot_result { SLOT_OK = 0, SLOT_NOMEM, SLOT_CODEC } slot_result;
+
 typedef struct slot {
-    pq_buf body;                 /* the uncompressed page */
+    pq_page_parts parts;         /* filled by the column writer */
+    pq_buf body;                 /* the encoded page */
     pq_buf out;                  /* the compressed page (unused for codec none) */
     pq_page_header h;
     pq_page_dest dest;
+    size_t estimate;
     slot_state state;
-    bool codec_failed;
+    slot_result result;
 } slot;
 
 typedef struct worker {
@@ -29,18 +36,31 @@ typedef struct worker {
     bool started;
 } worker;
 
+/* pq_pipeline_mark: the pages submitted until then, their bytes once
+ * assembled, and the estimates of the pages submitted since. */
+typedef struct mark {
+    uint64_t seq;
+    int64_t at;
+    bool known;
+    int64_t since;
+} mark;
+
 struct pq_pipeline {
     int codec;
-    pq_codec inline_codec;       /* no workers: the caller compresses */
+    pq_codec inline_codec;       /* the caller's, when it compresses a page itself */
     worker *workers;
     int n_workers;
 
     slot *slots;
     size_t n_slots;
     uint64_t head, next, tail;   /* ring positions, never wrapped */
-    size_t in_flight;            /* body bytes in [head, tail) */
+    size_t in_flight;            /* estimates of [head, tail) */
     size_t max_bytes;
-    bool handed_out;             /* pq_pipeline_body gave the tail slot */
+    bool handed_out;             /* pq_pipeline_parts gave the tail slot */
+
+    int64_t assembled;           /* bytes of every page assembled */
+    mark marks[PQ_MARK_LAG];     /* oldest first */
+    int n_marks;
 
     pthread_mutex_t mu;
     pthread_cond_t work;         /* workers: a page is queued, or stop */
@@ -78,13 +98,37 @@ static slot *slot_at(const pq_pipeline *p, uint64_t pos)
     return &p->slots[pos % p->n_slots];
 }
 
-/* Page sizes are int32 in the header: a bigger page fails like the codec. */
-static void compress_slot(pq_codec *codec, slot *s)
+/* [rep levels][def levels][values or bit width + indices] */
+static bool encode_slot(slot *s)
 {
-    s->codec_failed = s->body.len > INT32_MAX ||
-                      (codec->codec != PQ_CODEC_UNCOMPRESSED &&
-                       (!pq_compress_into(codec, s->body.data, s->body.len, &s->out) ||
-                        s->out.len > INT32_MAX));
+    pq_page_parts *pp = &s->parts;
+    pq_buf *body = &s->body;
+    pq_buf_reset(body);
+    if (pp->rep_max > 0)
+        pq_levels_encode_v1(body, pp->rep.data, pp->entries, pp->rep_max);
+    if (pp->def_max > 0)
+        pq_levels_encode_v1(body, pp->def.data, pp->entries, pp->def_max);
+    if (pp->n_indices > 0) {
+        pq_buf_byte(body, (uint8_t)pp->index_width);
+        pq_rle_encode_u32(body, pp->indices, pp->n_indices, pp->index_width);
+    } else {
+        pq_buf_append(body, pp->values.data, pp->values.len);
+    }
+    return !body->failed && !pp->rep.failed && !pp->def.failed && !pp->values.failed;
+}
+
+/* Page sizes are int32 in the header: a bigger page fails like the codec. */
+static void process_slot(pq_codec *codec, slot *s)
+{
+    if (!encode_slot(s))
+        s->result = SLOT_NOMEM;
+    else if (s->body.len > INT32_MAX ||
+             (codec->codec != PQ_CODEC_UNCOMPRESSED &&
+              (!pq_compress_into(codec, s->body.data, s->body.len, &s->out) ||
+               s->out.len > INT32_MAX)))
+        s->result = SLOT_CODEC;
+    else
+        s->result = SLOT_OK;
 }
 
 /* ---- workers ----------------------------------------------------------- */
@@ -102,7 +146,7 @@ static void *worker_main(void *arg)
         slot *s = slot_at(p, p->next++);
         s->state = SLOT_BUSY;
         pthread_mutex_unlock(&p->mu);
-        compress_slot(&wk->codec, s);
+        process_slot(&wk->codec, s);
         pthread_mutex_lock(&p->mu);
         s->state = SLOT_DONE;
         pthread_cond_signal(&p->done);
@@ -126,8 +170,8 @@ static void assemble_head(pq_pipeline *p)
 {
     slot *s = slot_at(p, p->head);
     const pq_page_dest *d = &s->dest;
-    if (s->codec_failed)
-        set_error(p, PQ_PIPE_CODEC, d->owner);
+    if (s->result != SLOT_OK)
+        set_error(p, s->result == SLOT_NOMEM ? PQ_PIPE_NOMEM : PQ_PIPE_CODEC, d->owner);
     if (p->error == PQ_PIPE_OK) {
         const pq_buf *out = p->codec == PQ_CODEC_UNCOMPRESSED ? &s->body : &s->out;
         pq_page_header h = s->h;
@@ -137,15 +181,21 @@ static void assemble_head(pq_pipeline *p)
         pq_page_header_write(&h, d->chunk);
         size_t header = d->chunk->len - before;
         pq_buf_append(d->chunk, out->data, out->len);
-        *d->uncompressed += (int64_t)header;
+        *d->uncompressed += (int64_t)(header + s->body.len);
         *d->compressed += (int64_t)(header + out->len);
+        p->assembled += (int64_t)(header + out->len);
         if (d->chunk->failed)
             set_error(p, PQ_PIPE_NOMEM, d->owner);
     }
     (*d->pending)--;
-    p->in_flight -= s->body.len;
+    p->in_flight -= s->estimate;
     s->state = SLOT_FREE;
     p->head++;
+    for (int i = 0; i < p->n_marks; i++)
+        if (p->head == p->marks[i].seq && !p->marks[i].known) {
+            p->marks[i].at = p->assembled;
+            p->marks[i].known = true;
+        }
 }
 
 /* Assembles the finished pages at the head, in order (the caller holds the
@@ -154,6 +204,24 @@ static void assemble_ready(pq_pipeline *p)
 {
     while (p->head < p->tail && slot_at(p, p->head)->state == SLOT_DONE)
         assemble_head(p);
+}
+
+/* Rather than wait, the caller compresses the oldest page that no worker
+ * took yet (the workers may be busy with others, or fewer than the CPUs):
+ * waiting time becomes work. The mutex is held, and released meanwhile. */
+static void wait_or_help(pq_pipeline *p)
+{
+    if (p->next < p->tail) {
+        slot *s = slot_at(p, p->next++);
+        s->state = SLOT_BUSY;
+        pthread_mutex_unlock(&p->mu);
+        process_slot(&p->inline_codec, s);
+        pthread_mutex_lock(&p->mu);
+        s->state = SLOT_DONE;
+    } else {
+        pthread_cond_wait(&p->done, &p->mu);
+    }
+    assemble_ready(p);
 }
 
 static bool full(const pq_pipeline *p)
@@ -174,7 +242,16 @@ static void unlock(pq_pipeline *p)
         pthread_mutex_unlock(&p->mu);
 }
 
-pq_buf *pq_pipeline_body(pq_pipeline *p)
+static void empty_parts(pq_page_parts *pp)
+{
+    pq_buf_reset(&pp->rep);
+    pq_buf_reset(&pp->def);
+    pq_buf_reset(&pp->values);
+    pp->rep_max = pp->def_max = pp->index_width = 0;
+    pp->entries = pp->n_indices = 0;
+}
+
+pq_page_parts *pq_pipeline_parts(pq_pipeline *p)
 {
     if (p->error != PQ_PIPE_OK)
         return NULL;
@@ -182,36 +259,33 @@ pq_buf *pq_pipeline_body(pq_pipeline *p)
     assemble_ready(p);
     while (full(p)) {
         /* Workers are running (without them nothing stays queued). */
-        pthread_cond_wait(&p->done, &p->mu);
-        assemble_ready(p);
+        wait_or_help(p);
     }
     unlock(p);
     if (p->error != PQ_PIPE_OK)
         return NULL;
     slot *s = slot_at(p, p->tail);
-    pq_buf_reset(&s->body);
+    empty_parts(&s->parts);
     p->handed_out = true;
-    return &s->body;
+    return &s->parts;
 }
 
 pq_pipe_status pq_pipeline_submit(pq_pipeline *p, const pq_page_header *h,
-                                  const pq_page_dest *dest)
+                                  const pq_page_dest *dest, int64_t estimate)
 {
     if (p->error != PQ_PIPE_OK || !p->handed_out)
         return p->error != PQ_PIPE_OK ? p->error : PQ_PIPE_CODEC;
     p->handed_out = false;
     slot *s = slot_at(p, p->tail);
-    if (s->body.failed) {
-        set_error(p, PQ_PIPE_NOMEM, dest->owner);
-        return p->error;
-    }
     s->h = *h;
     s->dest = *dest;
-    *dest->uncompressed += (int64_t)s->body.len;
+    s->estimate = estimate > 0 ? (size_t)estimate : 0;
     (*dest->pending)++;
-    p->in_flight += s->body.len;
+    p->in_flight += s->estimate;
+    for (int i = 0; i < p->n_marks; i++)
+        p->marks[i].since += (int64_t)s->estimate;
     if (p->n_workers == 0) {
-        compress_slot(&p->inline_codec, s);
+        process_slot(&p->inline_codec, s);
         s->state = SLOT_DONE;
         p->tail++;
         assemble_ready(p);
@@ -225,16 +299,58 @@ pq_pipe_status pq_pipeline_submit(pq_pipeline *p, const pq_page_header *h,
     return p->error;
 }
 
+pq_pipe_status pq_pipeline_wait(pq_pipeline *p, const int32_t *pending)
+{
+    lock(p);
+    assemble_ready(p);
+    while (*pending > 0) {
+        /* Workers are running: without them every page is assembled. */
+        wait_or_help(p);
+    }
+    unlock(p);
+    return p->error;
+}
+
 pq_pipe_status pq_pipeline_drain(pq_pipeline *p)
 {
     lock(p);
     assemble_ready(p);
     while (p->head < p->tail) {
-        pthread_cond_wait(&p->done, &p->mu);
-        assemble_ready(p);
+        wait_or_help(p);
     }
     unlock(p);
     return p->error;
+}
+
+void pq_pipeline_mark(pq_pipeline *p, bool forget)
+{
+    if (forget)
+        p->n_marks = 0;
+    if (p->n_marks == PQ_MARK_LAG) {
+        memmove(p->marks, p->marks + 1, (PQ_MARK_LAG - 1) * sizeof p->marks[0]);
+        p->n_marks--;
+    }
+    bool known = p->head == p->tail;
+    p->marks[p->n_marks++] = (mark){.seq = p->tail, .at = known ? p->assembled : 0,
+                                    .known = known};
+}
+
+int64_t pq_pipeline_before_mark(pq_pipeline *p)
+{
+    if (p->n_marks == 0)
+        pq_pipeline_mark(p, false);
+    lock(p);
+    assemble_ready(p);
+    while (!p->marks[0].known && p->error == PQ_PIPE_OK) {
+        wait_or_help(p);
+    }
+    unlock(p);
+    return p->error == PQ_PIPE_OK ? p->marks[0].at : -1;
+}
+
+int64_t pq_pipeline_since_mark(const pq_pipeline *p)
+{
+    return p->n_marks > 0 ? p->marks[0].since : 0;
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -260,8 +376,13 @@ void pq_pipeline_free(pq_pipeline *p)
     for (; p->head < p->tail; p->head++)
         (*slot_at(p, p->head)->dest.pending)--;
     for (size_t i = 0; p->slots != NULL && i < p->n_slots; i++) {
-        pq_buf_free(&p->slots[i].body);
-        pq_buf_free(&p->slots[i].out);
+        slot *s = &p->slots[i];
+        pq_buf_free(&s->parts.rep);
+        pq_buf_free(&s->parts.def);
+        pq_buf_free(&s->parts.values);
+        free(s->parts.indices);
+        pq_buf_free(&s->body);
+        pq_buf_free(&s->out);
     }
     for (int i = 0; p->workers != NULL && i < p->n_workers; i++)
         pq_codec_free(&p->workers[i].codec);
@@ -306,10 +427,8 @@ pq_pipeline *pq_pipeline_new(int codec, int level, int workers, size_t max_bytes
     p->mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
     p->work = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
     p->done = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
-    bool ok = p->slots != NULL;
-    if (ok && workers == 0)
-        ok = pq_codec_init(&p->inline_codec, codec, level);
-    else if (ok)
+    bool ok = p->slots != NULL && pq_codec_init(&p->inline_codec, codec, level);
+    if (ok && workers > 0)
         ok = start_workers(p, workers, level);
     if (!ok) {
         pq_pipeline_free(p);

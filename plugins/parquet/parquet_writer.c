@@ -11,7 +11,10 @@
  * Row groups are buffered per column as compressed pages and written when
  * they reach row_group_rows or row_group_bytes (uncompressed); finish()
  * writes the last one and the footer, so a file without finish() has no
- * footer and no reader takes it for complete. */
+ * footer and no reader takes it for complete. Pages are compressed by the
+ * page pipeline (worker threads, see page_pipeline.h); a row group is
+ * written only once the pipeline has assembled all of its pages, so every
+ * offset in the footer comes from the real compressed sizes. */
 #include "parquet_internal.h"
 
 #include "column_writer.h"
@@ -28,7 +31,7 @@ typedef struct pq_writer {
     etl_byte_sink out;
     pq_writer_opts o;
     int64_t row_group_rows, row_group_bytes;
-    pq_codec codec;
+    pq_pipeline *pipe;           /* compresses pages, on workers when threads != 1 */
     pq_node *root;
     pq_column **cols;            /* leaves in schema order */
     size_t ncols;
@@ -39,6 +42,7 @@ typedef struct pq_writer {
     etl_status failed;           /* sticky: a failed write leaves the file unusable */
     int64_t rg_rows;
     int64_t pos;                 /* bytes pushed to the sink */
+    int64_t rg_base;             /* pq_pipeline_before_mark when the row group began */
     int64_t rows_before;         /* rows written before the current batch */
     pq_file_meta meta;
     size_t rg_cap;
@@ -237,7 +241,7 @@ static etl_status add_columns(pq_writer *w, pq_node *n, const pq_column *tmpl, i
         return ETL_OK;
     }
     n->col = malloc(sizeof *n->col);
-    if (n->col == NULL || !pq_column_init(n->col, n, &w->o)) {
+    if (n->col == NULL || !pq_column_init(n->col, n, &w->o, w->pipe)) {
         free(n->col);
         n->col = NULL;
         return nomem(w);
@@ -493,6 +497,10 @@ static etl_status start(pq_writer *w)
 
 static etl_status column_failed(pq_writer *w, const pq_column *c, pq_col_status st)
 {
+    const void *owner = NULL;
+    if ((st == PQ_COL_NOMEM || st == PQ_COL_CODEC) &&
+        pq_pipeline_error(w->pipe, &owner) != PQ_PIPE_OK && owner != NULL)
+        c = owner;               /* the page that failed in the pipeline */
     char where[512];
     node_path(c->leaf, where, sizeof where);
     switch (st) {
@@ -507,7 +515,7 @@ static etl_status column_failed(pq_writer *w, const pq_column *c, pq_col_status 
                     "declared precision %d", where, (int)c->leaf->precision);
     case PQ_COL_CODEC:
         return fail(w, ETL_ERR_PERMANENT, "column '%s': %s compression failed", where,
-                    pq_codec_name(w->codec.codec));
+                    pq_codec_name(pq_pipeline_codec(w->pipe)));
     case PQ_COL_IO:
         if (w->failed == ETL_OK)
             w->failed = ETL_ERR_IO;
@@ -544,11 +552,20 @@ static etl_status flush_row_group(pq_writer *w)
     if (rg->columns == NULL)
         return nomem(w);
     w->meta.n_row_groups++;
+    for (size_t i = 0; i < w->ncols; i++) {
+        pq_col_status st = pq_column_close_chunk(w->cols[i]);
+        if (st != PQ_COL_OK)
+            return column_failed(w, w->cols[i], st);
+    }
     etl_byte_sink counted = {.struct_size = sizeof counted, .user = w, .name = w->out.name,
                              .write = counting_write};
     for (size_t i = 0; i < w->ncols; i++) {
-        pq_col_status st = pq_column_flush(w->cols[i], &w->codec, &counted, w->pos,
-                                           &rg->columns[i]);
+        /* Written as soon as complete, while later columns still compress. */
+        pq_pipe_status ps = pq_pipeline_wait(w->pipe, &w->cols[i]->pending);
+        if (ps != PQ_PIPE_OK)
+            return column_failed(w, w->cols[i],
+                                 ps == PQ_PIPE_NOMEM ? PQ_COL_NOMEM : PQ_COL_CODEC);
+        pq_col_status st = pq_column_flush(w->cols[i], &counted, w->pos, &rg->columns[i]);
         rg->n_columns = i + 1;
         if (st != PQ_COL_OK)
             return column_failed(w, w->cols[i], st);
@@ -558,13 +575,15 @@ static etl_status flush_row_group(pq_writer *w)
     w->meta.num_rows += w->rg_rows;
     w->rg_rows = 0;
     w->frozen = true;
+    pq_pipeline_mark(w->pipe, true);
+    w->rg_base = pq_pipeline_before_mark(w->pipe);  /* nothing in flight: no wait */
     return ETL_OK;
 }
 
 static etl_status write_rows(pq_writer *w, int64_t begin, int64_t end)
 {
     for (size_t i = 0; i < w->ncols; i++) {
-        pq_col_status st = pq_column_write(w->cols[i], &w->codec, begin, end, &w->lv);
+        pq_col_status st = pq_column_write(w->cols[i], begin, end, &w->lv);
         if (st != PQ_COL_OK)
             return column_failed(w, w->cols[i], st);
     }
@@ -598,6 +617,7 @@ static etl_status pq_write(void *state, const etl_batch *batch)
         return w->failed;
     if (w->finished)
         return fail(w, ETL_ERR_PERMANENT, "write after finish");
+    pq_pipeline_mark(w->pipe, false);   /* for pq_bytes_written */
     etl_status st = bind_batch(w, batch);
     if (st == ETL_OK)
         st = start(w);
@@ -618,13 +638,22 @@ static etl_status pq_write(void *state, const etl_batch *batch)
     return st;
 }
 
+/* The file so far plus the row group in memory: the pages submitted before
+ * the last few batches with their compressed sizes (waiting for them if
+ * need be), the later ones and the open pages estimated. The same on every
+ * run, whatever the threads, so files roll at the same rows. */
 static int64_t pq_bytes_written(void *state)
 {
     pq_writer *w = state;
     int64_t total = w->pos;
-    if (!w->finished)
-        for (size_t i = 0; i < w->ncols; i++)
-            total += pq_column_compressed_bytes(w->cols[i]);
+    if (w->finished || w->failed != ETL_OK)
+        return total;
+    int64_t before = pq_pipeline_before_mark(w->pipe);
+    if (before >= w->rg_base)
+        total += before - w->rg_base;
+    total += pq_pipeline_since_mark(w->pipe) / 4;
+    for (size_t i = 0; i < w->ncols; i++)
+        total += pq_column_open_bytes(w->cols[i]);
     return total;
 }
 
@@ -851,10 +880,12 @@ static void pq_writer_close(void *state)
     pq_writer *w = state;
     if (w == NULL)
         return;
+    /* First the workers: pages in flight point into the columns. */
+    pq_pipeline_free(w->pipe);
+    w->pipe = NULL;
     node_free(w->root);
     free(w->cols);
     pq_file_meta_free(&w->meta);
-    pq_codec_free(&w->codec);
     pq_level_out_free(&w->lv);
     free(w);
 }
@@ -870,13 +901,14 @@ static etl_status read_options(pq_writer *w, const etl_options *opts)
 {
     const char *compression = pq_host->opt_string(opts, "compression");
     const char *dictionary = pq_host->opt_string(opts, "dictionary");
-    int64_t level = 3, page_size = 1 << 20;
+    int64_t level = 3, page_size = 1 << 20, threads = 0;
     bool statistics = true;
     pq_host->opt_int(opts, "compression_level", &level);
     pq_host->opt_int(opts, "row_group_rows", &w->row_group_rows);
     pq_host->opt_size(opts, "row_group_bytes", &w->row_group_bytes);
     pq_host->opt_size(opts, "page_size", &page_size);
     pq_host->opt_bool(opts, "statistics", &statistics);
+    pq_host->opt_int(opts, "threads", &threads);
     int codec = compression == NULL || strcmp(compression, "zstd") == 0 ? PQ_CODEC_ZSTD
                 : strcmp(compression, "snappy") == 0 ? PQ_CODEC_SNAPPY : PQ_CODEC_UNCOMPRESSED;
     if (codec == PQ_CODEC_ZSTD && (level < -7 || level > 22))
@@ -888,14 +920,21 @@ static etl_status read_options(pq_writer *w, const etl_options *opts)
         return config_error(w->ctx, opts, "row_group_bytes", "must be at least 1 byte");
     if (page_size < 1 || page_size > (INT64_C(1) << 30))
         return config_error(w->ctx, opts, "page_size", "must be between 1 byte and 1GiB");
+    if (threads < 0 || threads > 1024)
+        return config_error(w->ctx, opts, "threads", "must be 0 (one per online CPU), 1 (no "
+                            "worker thread) or more");
     w->o = (pq_writer_opts){
         .codec = codec, .level = (int)level, .page_size = page_size,
         .dict_limit = 1 << 20, .statistics = statistics,
         .dict = dictionary == NULL || strcmp(dictionary, "auto") == 0 ? PQ_DICT_AUTO
                 : strcmp(dictionary, "on") == 0 ? PQ_DICT_ON : PQ_DICT_OFF};
-    if (!pq_codec_init(&w->codec, codec, (int)level))
+    /* Pages in flight: enough to keep the workers busy, a few MB at most. */
+    size_t in_flight = page_size > (4 << 20) ? 2 * (size_t)page_size : 8 << 20;
+    w->pipe = pq_pipeline_new(codec, (int)level, pq_pipeline_workers_for(threads), in_flight);
+    if (w->pipe == NULL)
         return pq_host->set_error(w->ctx, ETL_ERR_NOMEM, 0, "parquet: cannot create the %s "
-                                  "compressor", compression);
+                                  "compressor and its threads (out of memory or threads)",
+                                  pq_codec_name(codec));
     return ETL_OK;
 }
 
@@ -947,6 +986,9 @@ static const etl_option_spec parquet_options[] = {
      .doc = "dictionary encoding: auto keeps it for columns whose values repeat"},
     {.key = "statistics", .type = ETL_OPT_BOOL, .default_value = "true",
      .doc = "write min, max, null and NaN counts per column chunk"},
+    {.key = "threads", .type = ETL_OPT_INT, .default_value = "0",
+     .doc = "threads that compress pages, the caller included: 0 = one per online CPU "
+            "(at most 8), 1 = compress on the calling thread"},
     {.key = NULL},
 };
 

@@ -455,7 +455,7 @@ etl_status s3_send(s3_client *c, const s3_call *call, etl_http_response *resp)
         .header_count = call->header_count,
         .body = call->body,
         .body_len = call->body_len,
-        .flags = call->retry ? ETL_HTTP_RETRY : 0,
+        .flags = (call->retry ? ETL_HTTP_RETRY : 0) | (c->throttled ? 0 : ETL_HTTP_NO_THROTTLE),
         .ca_file = c->ca_file,
         .sigv4_service = sign ? "s3" : NULL,
         .sigv4_region = sign ? c->region : NULL,

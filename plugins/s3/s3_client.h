@@ -57,6 +57,9 @@ typedef struct s3_client {
     /* NULL: the host hashes each body into the signature (S3 verifies it);
      * "UNSIGNED-PAYLOAD": integrity comes from a CRC32C header instead. */
     const char *payload_hash;
+    /* Source requests go through the pipeline's throttle; a sink's and a
+     * state store's do not (ETL_HTTP_NO_THROTTLE). */
+    bool throttled;
 } s3_client;
 
 /* ---- pure parsing (unit-tested) --------------------------------------- */

@@ -327,20 +327,12 @@ static void close_current(s3_source *s)
     s->reader = NULL;
 }
 
-static etl_status start_pass(s3_source *s)
-{
-    etl_status st = apply_pass(s);
-    if (st == ETL_OK)
-        s3_host->progress_total(s->ctx, -1);
-    return st;
-}
-
 static etl_status source_read(void *state, etl_builder *out, int64_t max_records,
                               int64_t max_bytes)
 {
     s3_source *s = state;
     if (!s->pass_ready) {
-        etl_status st = start_pass(s);
+        etl_status st = apply_pass(s);
         if (st != ETL_OK)
             return st;
     }
@@ -688,8 +680,10 @@ static etl_status source_open(etl_ctx *ctx, const etl_options *opts, void **stat
     memset(s, 0, sizeof *s);
     s->ctx = ctx;
     etl_status st = s3_client_open(ctx, opts, &s->client);
-    if (st == ETL_OK)
+    if (st == ETL_OK) {
+        s->client->throttled = true;
         st = read_options(s, opts);
+    }
     if (st == ETL_OK)
         st = list_all(s);
     if (st != ETL_OK) {

@@ -13,7 +13,8 @@
  * Fencing: every put() first renews our lease with If-Match on the lease's
  * ETag, so a run whose lease was taken over stops before it writes.
  * A response lost after the write succeeded (the retry then meets 412) is
- * recognised by reading the object back. Needs a store with conditional
+ * recognised by reading the object back: it holds exactly our bytes (the
+ * state names its run and time; the lease its owner, pid and expiry). Needs a store with conditional
  * writes (AWS, MinIO, moto); s3rver ignores them. */
 #include "s3_client.h"
 #include "s3_xml.h"
@@ -103,8 +104,8 @@ static etl_status get_object(s3_store *s, const char *okey, etl_buf *value, etl_
     return st;
 }
 
-/* After a retried conditional PUT meets 412: did our own first attempt
- * land? Then the object holds exactly our bytes. */
+/* After a conditional PUT meets 412: did an earlier attempt of this same
+ * write land? Then the object holds exactly our bytes. */
 static bool landed_already(s3_store *s, const char *okey, const char *value, size_t len,
                            etl_buf *version)
 {
@@ -135,7 +136,9 @@ static etl_status put_conditional(s3_store *s, const char *okey, const char *val
     etl_status st = s3_request(s->client, &call, &resp, conflicts);
     if (st == ETL_OK && resp.status != 200 && resp.status != 201 && resp.status != 204) {
         int status = resp.status;
-        if (resp.attempts > 1 && status == 412 && landed_already(s, okey, value, len, new_version))
+        /* Not only after our own retries: libcurl silently resends a request
+         * whose reused connection died, so a 412 may answer our own write. */
+        if (status == 412 && landed_already(s, okey, value, len, new_version))
             st = ETL_OK;
         else if (status == 409)
             st = s3_host->set_error(s->ctx, ETL_ERR_RETRY, status,
@@ -319,7 +322,7 @@ static bool lease_is_stale(const s3_store *s, const lease_info *info)
 
 static etl_status lease_conflict(s3_store *s, const char *okey, const lease_info *info)
 {
-    char until[32];
+    char until[96];
     s3_format_time_ms(info->expires_at_ms, until);
     return s3_host->set_error(s->ctx, ETL_ERR_CONFLICT, 0,
                               "another run of this pipeline holds the lease on its state "

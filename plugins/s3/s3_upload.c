@@ -181,15 +181,15 @@ static etl_status complete_upload(s3_client *c, s3_upload *u, const s3_upload_op
     s3_call call = {.method = "POST", .key = u->key, .query = query.data, .header_names = names,
                     .header_values = values, .header_count = 1, .body = body.data,
                     .body_len = body.len, .retry = true, .sign_payload = true};
-    bool retried = u->complete_sent;
     u->complete_sent = true;
     etl_status st = s3_send(c, &call, &resp);
-    retried = retried || resp.attempts > 1;
     const char *text = resp.body.data ? resp.body.data : "";
     const char *result_end = NULL;
     if (st != ETL_OK) {
         /* transport failure: the error is set; a later attempt finds out */
-    } else if (resp.status == 404 && retried && completed_already(c, u)) {
+    } else if (resp.status == 404 && completed_already(c, u)) {
+        /* NoSuchUpload: an earlier attempt (ours, or libcurl's silent resend
+         * on a dead keep-alive connection) completed it. */
         st = ETL_OK;
     } else if (resp.status < 200 || resp.status >= 300) {
         st = s3_fail(c, &call, &resp);
@@ -201,10 +201,13 @@ static etl_status complete_upload(s3_client *c, s3_upload *u, const s3_upload_op
                                 "in the body: %s: %s", c->bucket, u->key,
                                 code.len ? code.data : "?", message.len ? message.data : "");
     } else if (s3_xml_find(text, text + resp.body.len, "CompleteMultipartUploadResult",
-                           &result_end) == NULL) {
+                           &result_end) == NULL &&
+               /* moto names the root ...Response; both carry the new ETag */
+               s3_xml_find(text, text + resp.body.len, "ETag", &result_end) == NULL) {
         st = s3_host->set_error(c->ctx, ETL_ERR_RETRY, 200,
                                 "S3 CompleteMultipartUpload s3://%s/%s: HTTP 200 without a "
-                                "CompleteMultipartUploadResult", c->bucket, u->key);
+                                "CompleteMultipartUploadResult: '%.200s'", c->bucket, u->key,
+                                text);
     }
     s3_host->http_response_free(&resp);
     s3_host->buf_free(&body);

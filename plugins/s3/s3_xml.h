@@ -40,7 +40,7 @@ etl_status s3_list_parse(const char *xml, size_t len, s3_list_entry_fn fn, void 
 /* "2024-12-15T10:20:30.123Z" (fraction optional) -> ms since the epoch, or
  * -1 if it is not such a time. */
 int64_t s3_parse_time_ms(const char *text, size_t len);
-/* ms since the epoch -> "2024-12-15T10:20:30.123Z" (out holds 25). */
-void s3_format_time_ms(int64_t ms, char out[32]);
+/* ms since the epoch -> "2024-12-15T10:20:30.123Z" (25 bytes; out holds 96 to be safe). */
+void s3_format_time_ms(int64_t ms, char out[96]);
 
 #endif

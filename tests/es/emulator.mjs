@@ -42,6 +42,27 @@ const MAX_RESULT_WINDOW = 10000;
 const MAX_OPEN_SCROLL = 500;
 const SHARD_DOC_MAX = '9223372036854775807';
 
+// Authentication: any of these makes every data-plane request need it.
+const auth = {
+  basic: flag('basic', null),              // user:password
+  apiKey: flag('api-key', null),           // id:key (sent base64-encoded)
+  bearer: flag('bearer', null),            // token
+};
+function authorized(header) {
+  if (!auth.basic && !auth.apiKey && !auth.bearer) return true;
+  if (!header) return false;
+  const [scheme, value] = header.split(' ', 2);
+  if (auth.basic && scheme === 'Basic') return Buffer.from(value ?? '', 'base64').toString() === auth.basic;
+  if (auth.apiKey && scheme === 'ApiKey') return Buffer.from(value ?? '', 'base64').toString() === auth.apiKey;
+  if (auth.bearer && scheme === 'Bearer') return value === auth.bearer;
+  return false;
+}
+function unauthenticated(header) {
+  const reason = header ? 'unable to authenticate user [elastic] for REST request [/_search]' : 'missing authentication credentials for REST request [/_search]';
+  const e = new EsError(401, 'security_exception', reason, { header: { 'WWW-Authenticate': ['Basic realm="security" charset="UTF-8"', 'ApiKey'] } });
+  return e;
+}
+
 const faults = {
   rate_429: Number(flag('rate-429', 0)),
   rate_503: Number(flag('rate-503', 0)),
@@ -156,6 +177,7 @@ function putDoc(index, id, src, obj) {
 
 // New fields get a mapping as ES's dynamic mapping would give them.
 function dynamicMapping(mappings, obj) {
+  if (mappings.dynamic === false || mappings.dynamic === 'false') return;
   mappings.properties ??= {};
   for (const [k, v] of Object.entries(obj)) {
     const p = mappings.properties;
@@ -965,6 +987,11 @@ const server = http.createServer({ keepAliveTimeout: 30000 }, (req, res) => {
       } else send(res, status, body, headers);
     };
     const respond = () => {
+      if (!authorized(req.headers.authorization)) {
+        const e = unauthenticated(req.headers.authorization);
+        finish(e.status, e.body, { 'www-authenticate': 'Basic realm="security" charset="UTF-8"' });
+        return;
+      }
       const fault = pickFault();
       if (fault === 'reset') {
         entry.status = -1;

@@ -5,19 +5,21 @@
                   [--seed N] [--slow 0.3] [--complete-error-rate R] [--log FILE]
 
 Forwards every request unchanged (the Host header too, so SigV4 signatures
-stay valid) and, at `rate`, injects one fault chosen evenly among:
+stay valid) and, at `rate`, injects one fault, taking these kinds in turn:
     500      InternalError with S3's XML body, not forwarded
     503      SlowDown with S3's XML body, not forwarded
     reset    the connection is closed without an answer, not forwarded
     lost     forwarded (the write happens), then the answer is dropped
     slow     forwarded, answered after `slow` seconds
     truncate forwarded, the answer's body cut in half (Content-Length kept)
-CompleteMultipartUpload requests also get, at complete-error-rate, a 200
-whose body is an <Error> (as S3 may answer). Each fault is logged as one
+CompleteMultipartUpload requests also get, at complete-error-rate (the
+first one, then a fair share), a 200 whose body is an <Error> (as S3 may
+answer). Each fault is logged as one
 line "KIND METHOD PATH" to the log file.
 """
 import argparse
 import http.client
+import math
 import random
 import socket
 import sys
@@ -47,12 +49,21 @@ class Proxy(BaseHTTPRequestHandler):
     def choose(self):
         with self.server.lock:
             r = self.server.random.random()
-            kind = self.server.random.choice(KINDS)
-            c = self.server.random.random()
+            kind = None
+            if r < self.server.args.rate:
+                # Round robin over the kinds: each is met at a fair share.
+                kind = KINDS[self.server.injected % len(KINDS)]
+                self.server.injected += 1
         query = urllib.parse.urlparse(self.path).query
-        if self.command == "POST" and "uploadId=" in query and c < self.server.args.complete_error_rate:
-            return "complete200"
-        return kind if r < self.server.args.rate else None
+        if self.command == "POST" and "uploadId=" in query:
+            # Deterministic share: the first Complete, then every 1/rate-th.
+            with self.server.lock:
+                n = self.server.completes
+                self.server.completes += 1
+            rate = self.server.args.complete_error_rate
+            if math.ceil((n + 1) * rate) > math.ceil(n * rate):
+                return "complete200"
+        return kind
 
     def reply(self, status, body, headers=()):
         data = body.encode() if isinstance(body, str) else body
@@ -143,6 +154,8 @@ def main():
     server.random = random.Random(args.seed)
     server.lock = threading.Lock()
     server.counts = {}
+    server.injected = 0
+    server.completes = 0
     server.log = open(args.log, "a") if args.log else None
     print("faultproxy on 127.0.0.1:%d -> %s" % (args.listen, args.upstream), file=sys.stderr, flush=True)
     server.serve_forever()

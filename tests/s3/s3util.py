@@ -15,6 +15,7 @@ test/test). Commands:
     put BUCKET KEY FILE
     putmany BUCKET PREFIX N      N small ndjson objects PREFIX00000.ndjson... (3 records each)
     etag BUCKET KEY              the ETag (quotes removed)
+    exists BUCKET KEY            1 or 0 (HEAD: no listing, so no prefix in a query)
     uploads BUCKET               number of multipart uploads in progress
     rm BUCKET PREFIX             deletes every object under PREFIX
     upload_file BUCKET KEY FILE  boto3's managed upload (the benchmark's peer)
@@ -83,6 +84,12 @@ def main(argv):
             s3.put_object(Bucket=bucket, Key="%s%05d.ndjson" % (prefix, i), Body=body.encode())
     elif command == "etag":
         print(s3.head_object(Bucket=args[0], Key=args[1])["ETag"].strip('"'))
+    elif command == "exists":
+        try:
+            s3.head_object(Bucket=args[0], Key=args[1])
+            print(1)
+        except s3.exceptions.ClientError:
+            print(0)
     elif command == "uploads":
         print(len(s3.list_multipart_uploads(Bucket=args[0]).get("Uploads", [])))
     elif command == "rm":

@@ -2,9 +2,14 @@
  * checked against the Dremel encoding worked out by hand, and the levels of
  * columns added after rows were written (back-fill). Then the writer itself
  * through a stub host: special values, zero rows, a refused schema change.
- * With PQ_TEST_OUT=DIR it leaves special.parquet and empty.parquet there
- * for tests/integration/parquet.sh to read with DuckDB. */
+ * Then the page pipeline (order, errors, freeing with pages in flight) and
+ * the writer's threads: the same file and sizes with 1 or 4 threads, close
+ * without finish, a failing sink.
+ * With PQ_TEST_OUT=DIR it leaves special.parquet, empty.parquet and
+ * threads.parquet there for tests/integration/parquet.sh to read with
+ * DuckDB. */
 #include "levels.h"
+#include "page_pipeline.h"
 #include "parquet_internal.h"
 #include "parquet_reader.h"
 
@@ -16,6 +21,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <zstd.h>
 
 /* ---- building Arrow arrays by hand ------------------------------------ */
 
@@ -551,6 +557,273 @@ START_TEST(writer_refuses_a_new_column_after_a_row_group)
 }
 END_TEST
 
+
+/* ---- the page pipeline and the writer's threads -------------------------- */
+
+/* Page k of a test: k-dependent bytes of a k-dependent length. */
+static size_t test_page(int k, uint8_t *out)
+{
+    size_t len = (size_t)(k * 37 % 5000) + 1;
+    for (size_t i = 0; i < len; i++)
+        out[i] = (uint8_t)(k * 7 + (int)(i % 13) * (k % 5));
+    return len;
+}
+
+typedef struct test_dest {
+    pq_buf chunk;
+    int64_t uncompressed, compressed;
+    int32_t pending;
+} test_dest;
+
+/* Submits pages first..last-1, page k to dest k % 3, then marks. */
+static void submit_pages(pq_pipeline *p, test_dest *d, int first, int last)
+{
+    static uint8_t page[5000];
+    for (int k = first; k < last; k++) {
+        pq_page_parts *pp = pq_pipeline_parts(p);
+        ck_assert_ptr_nonnull(pp);
+        pq_buf_append(&pp->values, page, test_page(k, page));
+        pq_page_header h = {.type = PQ_PAGE_DATA, .num_values = k, .encoding = PQ_ENC_PLAIN};
+        pq_page_dest dest = {.chunk = &d[k % 3].chunk, .uncompressed = &d[k % 3].uncompressed,
+                             .compressed = &d[k % 3].compressed, .pending = &d[k % 3].pending,
+                             .owner = &d[k % 3]};
+        ck_assert_int_eq(pq_pipeline_submit(p, &h, &dest, (int64_t)pp->values.len), PQ_PIPE_OK);
+    }
+    pq_pipeline_mark(p, false);
+}
+
+/* Every page of dest `which` is there, in order, decompressing to its bytes. */
+static void check_chunk(const test_dest *d, int which, int pages)
+{
+    static uint8_t want[5000], got[5000];
+    size_t at = 0;
+    int64_t compressed = 0;
+    for (int k = which; k < pages; k += 3) {
+        pq_page_header h;
+        size_t used;
+        char err[128];
+        ck_assert_msg(pq_page_header_read(d->chunk.data + at, d->chunk.len - at, &h, &used, err,
+                                          sizeof err), "%s", err);
+        ck_assert_int_eq(h.num_values, k);
+        size_t len = test_page(k, want);
+        ck_assert_int_eq(h.uncompressed_size, (int32_t)len);
+        size_t n = ZSTD_decompress(got, sizeof got, d->chunk.data + at + used,
+                                   (size_t)h.compressed_size);
+        ck_assert_uint_eq(n, len);
+        ck_assert(memcmp(got, want, len) == 0);
+        at += used + (size_t)h.compressed_size;
+        compressed += (int64_t)used + h.compressed_size;
+    }
+    ck_assert_uint_eq(at, d->chunk.len);
+    ck_assert_int_eq(d->compressed, compressed);
+    ck_assert_int_eq(d->pending, 0);
+}
+
+START_TEST(pipeline_keeps_page_order_and_sizes_do_not_depend_on_threads)
+{
+    int64_t marks[2][12];
+    for (int run = 0; run < 2; run++) {
+        /* A tiny in-flight bound: the caller often waits, and helps. */
+        pq_pipeline *p = pq_pipeline_new(PQ_CODEC_ZSTD, 3, run == 0 ? 0 : 3, 4096);
+        ck_assert_ptr_nonnull(p);
+        test_dest d[3] = {0};
+        for (int batch = 0; batch < 12; batch++) {
+            submit_pages(p, d, batch * 25, batch * 25 + 25);
+            marks[run][batch] = pq_pipeline_before_mark(p) + pq_pipeline_since_mark(p);
+        }
+        ck_assert_int_eq(pq_pipeline_drain(p), PQ_PIPE_OK);
+        for (int i = 0; i < 3; i++) {
+            check_chunk(&d[i], i, 300);
+            pq_buf_free(&d[i].chunk);
+        }
+        pq_pipeline_free(p);
+    }
+    for (int batch = 0; batch < 12; batch++)
+        ck_assert_int_eq(marks[0][batch], marks[1][batch]);
+}
+END_TEST
+
+START_TEST(pipeline_reports_a_codec_failure_and_never_hangs)
+{
+    for (int workers = 0; workers <= 2; workers += 2) {
+        pq_pipeline *p = pq_pipeline_new(99, 0, workers, 1 << 20);   /* 99: no such codec */
+        ck_assert_ptr_nonnull(p);
+        test_dest d[3] = {0};
+        static uint8_t page[5000];
+        for (int k = 0; k < 3; k++) {
+            pq_page_parts *pp = pq_pipeline_parts(p);
+            if (pp == NULL)
+                break;           /* inline: the first page failed at once */
+            pq_buf_append(&pp->values, page, test_page(k, page));
+            pq_page_header h = {.type = PQ_PAGE_DATA};
+            pq_page_dest dest = {.chunk = &d[k].chunk, .uncompressed = &d[k].uncompressed,
+                                 .compressed = &d[k].compressed, .pending = &d[k].pending,
+                                 .owner = &d[k]};
+            pq_pipeline_submit(p, &h, &dest, 10);
+        }
+        ck_assert_int_eq(pq_pipeline_drain(p), PQ_PIPE_CODEC);
+        const void *owner = NULL;
+        ck_assert_int_eq(pq_pipeline_error(p, &owner), PQ_PIPE_CODEC);
+        ck_assert_ptr_eq(owner, &d[0]);
+        ck_assert_ptr_null(pq_pipeline_parts(p));
+        ck_assert_int_eq(pq_pipeline_before_mark(p), -1);
+        for (int i = 0; i < 3; i++) {
+            ck_assert_int_eq(d[i].pending, 0);
+            ck_assert_uint_eq(d[i].chunk.len, 0);
+        }
+        pq_pipeline_free(p);
+    }
+}
+END_TEST
+
+START_TEST(pipeline_freed_with_pages_in_flight)
+{
+    pq_pipeline *p = pq_pipeline_new(PQ_CODEC_ZSTD, 19, 2, 64 << 20);  /* slow level */
+    ck_assert_ptr_nonnull(p);
+    test_dest d[3] = {0};
+    submit_pages(p, d, 0, 9);
+    pq_pipeline_free(p);         /* joins the workers, drops what was not assembled */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(d[i].pending, 0);
+        pq_buf_free(&d[i].chunk);
+    }
+    ck_assert_int_eq(pq_pipeline_workers_for(1), 0);
+    ck_assert_int_eq(pq_pipeline_workers_for(3), 2);
+    ck_assert_int_eq(pq_pipeline_workers_for(1000), PQ_MAX_WORKERS);
+    ck_assert_int_ge(pq_pipeline_workers_for(0), 0);
+}
+END_TEST
+
+/* Batches of `rows` rows: an int64 id, a string that repeats (dictionary)
+ * and one that does not (PLAIN), with nulls. */
+typedef struct rows_fake {
+    batch_fake b;
+    column_fake id, tag, text;
+    int64_t ids[1000];
+    int32_t tag_off[1001], text_off[1001];
+    char tag_data[8000], text_data[40000];
+    uint8_t valid[125];
+} rows_fake;
+
+static void rows_init(rows_fake *r, int64_t first, int64_t rows)
+{
+    memset(r, 0, sizeof *r);
+    size_t tag_at = 0, text_at = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        int64_t v = first + i;
+        r->ids[i] = v * 2654435761LL;
+        tag_at += (size_t)snprintf(r->tag_data + tag_at, 8, "t%d", (int)(v % 7));
+        text_at += (size_t)snprintf(r->text_data + text_at, 40, "row %lld of many",
+                                    (long long)v);
+        r->tag_off[i + 1] = (int32_t)tag_at;
+        r->text_off[i + 1] = (int32_t)text_at;
+        if (v % 11 != 0)
+            r->valid[i / 8] |= (uint8_t)(1u << (i % 8));
+    }
+    batch_init(&r->b, rows);
+    column(&r->b, &r->id, "id", "l", true, rows, NULL, r->ids, NULL);
+    column(&r->b, &r->tag, "tag", "u", true, rows, r->valid, r->tag_off, r->tag_data);
+    column(&r->b, &r->text, "text", "u", true, rows, NULL, r->text_off, r->text_data);
+}
+
+static int sink_fail_after = -1;     /* writes accepted before the sink fails; -1: never */
+
+static etl_status to_buf_or_fail(void *user, const void *data, size_t len)
+{
+    if (sink_fail_after == 0)
+        return stub_set_error(NULL, ETL_ERR_IO, 0, "disk full (test)");
+    if (sink_fail_after > 0)
+        sink_fail_after--;
+    return to_buf(user, data, len);
+}
+
+/* Writes `batches` batches of 1000 rows with `threads`; the bytes of the
+ * file and bytes_written after each batch. Stops after the first error
+ * (returned) and, unless `finish`, closes the writer without finishing. */
+static etl_status write_rows_with(const char *threads, int batches, bool finish, pq_buf *out,
+                                  int64_t *reported)
+{
+    const etl_format_vtable *vt = writer_vtable();
+    const char *keys[] = {"threads", "page_size", "row_group_rows", "compression_level"};
+    const char *values[] = {threads, "512", "2500", "1"};
+    for (int i = 0; i < 4; i++) {
+        option_keys[i] = keys[i];
+        option_values[i] = values[i];
+    }
+    etl_byte_sink sink = {.struct_size = sizeof sink, .user = out, .name = "memory",
+                          .write = to_buf_or_fail};
+    void *w = NULL;
+    ck_assert_int_eq(vt->writer_open(NULL, NULL, &sink, &w), ETL_OK);
+    static rows_fake r;
+    etl_status st = ETL_OK;
+    for (int k = 0; k < batches && st == ETL_OK; k++) {
+        rows_init(&r, (int64_t)k * 1000, 1000);
+        st = vt->write(w, &r.b.batch);
+        if (reported != NULL)
+            reported[k] = vt->bytes_written(w);
+    }
+    if (st == ETL_OK && finish)
+        st = vt->finish(w);
+    vt->writer_close(w);
+    return st;
+}
+
+START_TEST(writer_threads_make_the_same_file)
+{
+    pq_buf one = {0}, four = {0};
+    int64_t rep_one[12], rep_four[12];
+    sink_fail_after = -1;
+    ck_assert_int_eq(write_rows_with("1", 12, true, &one, rep_one), ETL_OK);
+    ck_assert_int_eq(write_rows_with("4", 12, true, &four, rep_four), ETL_OK);
+    ck_assert_uint_eq(one.len, four.len);
+    ck_assert(memcmp(one.data, four.data, one.len) == 0);
+    for (int k = 0; k < 12; k++)
+        ck_assert_int_eq(rep_one[k], rep_four[k]);   /* files would roll at the same rows */
+    pq_file_meta m;
+    char err[256];
+    ck_assert_msg(pq_read_footer(four.data, four.len, &m, err, sizeof err), "%s", err);
+    ck_assert_int_eq(m.num_rows, 12000);
+    ck_assert_int_eq(m.n_row_groups, 5);
+    /* Offsets come from the real compressed sizes: each chunk starts where
+     * the previous one ended, and the data pages follow the dictionary. */
+    int64_t at = 4;
+    for (size_t g = 0; g < m.n_row_groups; g++)
+        for (size_t c = 0; c < m.row_groups[g].n_columns; c++) {
+            const pq_column_meta *cm = &m.row_groups[g].columns[c];
+            int64_t start = cm->dictionary_page_offset >= 0 ? cm->dictionary_page_offset
+                                                            : cm->data_page_offset;
+            ck_assert_int_eq(start, at);
+            at += cm->total_compressed_size;
+        }
+    pq_file_meta_free(&m);
+    save("threads.parquet", &four);
+    pq_buf_free(&one);
+    pq_buf_free(&four);
+}
+END_TEST
+
+START_TEST(writer_closed_without_finish_stops_its_workers)
+{
+    pq_buf out = {0};
+    sink_fail_after = -1;
+    ck_assert_int_eq(write_rows_with("3", 4, false, &out, NULL), ETL_OK);
+    /* LeakSanitizer and the join in writer_close do the checking. */
+    ck_assert(out.len < 8 || memcmp(out.data + out.len - 4, "PAR1", 4) != 0);
+    pq_buf_free(&out);
+}
+END_TEST
+
+START_TEST(writer_reports_a_failing_sink)
+{
+    pq_buf out = {0};
+    sink_fail_after = 3;         /* PAR1, then two column chunks */
+    ck_assert_int_eq(write_rows_with("3", 8, true, &out, NULL), ETL_ERR_IO);
+    ck_assert_str_eq(last_error, "disk full (test)");
+    sink_fail_after = -1;
+    pq_buf_free(&out);
+}
+END_TEST
+
 static Suite *levels_suite(void)
 {
     Suite *s = suite_create("parquet_levels");
@@ -567,6 +840,15 @@ static Suite *levels_suite(void)
     tcase_add_test(w, writer_zero_rows_keeps_the_schema);
     tcase_add_test(w, writer_refuses_a_new_column_after_a_row_group);
     suite_add_tcase(s, w);
+    TCase *pp = tcase_create("threads");
+    tcase_set_timeout(pp, 60);
+    tcase_add_test(pp, pipeline_keeps_page_order_and_sizes_do_not_depend_on_threads);
+    tcase_add_test(pp, pipeline_reports_a_codec_failure_and_never_hangs);
+    tcase_add_test(pp, pipeline_freed_with_pages_in_flight);
+    tcase_add_test(pp, writer_threads_make_the_same_file);
+    tcase_add_test(pp, writer_closed_without_finish_stops_its_workers);
+    tcase_add_test(pp, writer_reports_a_failing_sink);
+    suite_add_tcase(s, pp);
     return s;
 }
 

@@ -151,7 +151,7 @@ START_TEST(times)
     ck_assert_int_eq(s3_parse_time_ms("2024-12-15 00:00:00Z", 20), -1);
     ck_assert_int_eq(s3_parse_time_ms("2024-13-15T00:00:00Z", 20), -1);
     ck_assert_int_eq(s3_parse_time_ms("2024-12-15T00:00:00", 19), -1);
-    char text[32];
+    char text[96];
     s3_format_time_ms(1734258030123LL, text);
     ck_assert_str_eq(text, "2024-12-15T10:20:30.123Z");
 }
