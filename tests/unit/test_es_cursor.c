@@ -379,6 +379,41 @@ START_TEST(mapping_fixes_epoch_dates)
 }
 END_TEST
 
+START_TEST(mapping_follows_source_filtering)
+{
+    es_mapping m;
+    char error[200];
+    ck_assert(es_mapping_parse(product_mapping, strlen(product_mapping), &m, error, sizeof error));
+    const char *inc[] = {"id", "brand.*", "variants", "na*"};
+    const char *exc[] = {"variants.sku", "brand.since"};
+    es_mapping_filter(&m, inc, 4, exc, 2);
+    ck_assert_ptr_nonnull(es_mapping_find(&m, "id"));
+    ck_assert_ptr_nonnull(es_mapping_find(&m, "name"));
+    ck_assert_ptr_nonnull(es_mapping_find(&m, "brand.name"));
+    ck_assert_ptr_null(es_mapping_find(&m, "brand.since"));
+    ck_assert_ptr_nonnull(es_mapping_find(&m, "variants"));
+    ck_assert_uint_eq(es_mapping_find(&m, "variants")->count, 0);
+    ck_assert_ptr_null(es_mapping_find(&m, "price"));
+    ck_assert_ptr_null(es_mapping_find(&m, "ts"));
+    ck_assert_uint_eq(m.root.count, 4);
+    es_mapping_free(&m);
+    /* Excludes alone, and a parent reached only through an include below it. */
+    ck_assert(es_mapping_parse(product_mapping, strlen(product_mapping), &m, error, sizeof error));
+    const char *inc2[] = {"brand.name"};
+    es_mapping_filter(&m, inc2, 1, NULL, 0);
+    ck_assert_uint_eq(m.root.count, 1);
+    ck_assert_uint_eq(es_mapping_find(&m, "brand")->count, 1);
+    es_mapping_free(&m);
+    ck_assert(es_mapping_parse(product_mapping, strlen(product_mapping), &m, error, sizeof error));
+    size_t all = m.root.count;
+    const char *exc2[] = {"*_at", "brand"};
+    es_mapping_filter(&m, NULL, 0, exc2, 2);
+    ck_assert_uint_eq(m.root.count, all - 1);
+    ck_assert_ptr_null(es_mapping_find(&m, "brand"));
+    es_mapping_free(&m);
+}
+END_TEST
+
 /* A mock builder: records each declaration as "parent/name:type". */
 static char declared[2048];
 static int32_t next_column;
@@ -525,6 +560,7 @@ static Suite *es_suite(void)
     tcase_add_test(t, mapping_formats);
     tcase_add_test(t, mapping_versions_and_merges);
     tcase_add_test(t, mapping_fixes_epoch_dates);
+    tcase_add_test(t, mapping_follows_source_filtering);
     tcase_add_test(t, mapping_declares_columns);
     tcase_add_test(t, errors_are_classified);
     tcase_add_test(t, partial_results_are_retryable);
