@@ -141,6 +141,18 @@ static etl_status api_json_append_value(etl_builder *b, int32_t col, const char 
     return json_decode_value(b, col, json, len);
 }
 
+static etl_status api_next_commit(etl_ctx *ctx, etl_commit_info *out)
+{
+    if (ctx == NULL || ctx->run == NULL)
+        return ETL_END; /* outside a run (tests): no commit is planned */
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    out->pipeline = ctx->run->pipeline->name;
+    out->partition = "0";
+    out->sequence = ctx->run->next_commit_sequence ? ctx->run->next_commit_sequence : 1;
+    return ETL_OK;
+}
+
 static const etl_host_api host_table = {
     .struct_size = sizeof(etl_host_api),
     .abi_major = ETL_ABI_MAJOR,
@@ -228,6 +240,7 @@ static const etl_host_api host_table = {
     .json_bool = json_span_bool,
     .json_string = json_span_string,
     .json_quote = json_encode_string,
+    .next_commit = api_next_commit,
 };
 
 const etl_host_api *host_api(void) { return &host_table; }

@@ -435,6 +435,7 @@ static etl_status take_checkpoint(runner *r, bool done)
         return st;
     fault_point("after_state_write", sequence);
     r->commit_sequence = sequence;
+    r->run.next_commit_sequence = sequence + 1;
     r->records_since_commit = 0;
     r->bytes_since_commit = 0;
     r->last_commit_us = monotonic_us();
@@ -739,6 +740,7 @@ int run_pipeline(const pipeline *p, const run_options *options, run_result *resu
         else if (r.resumed)
             st = resume_from_state(&r);
         r.slice_start_records = r.run.records_read;
+        r.run.next_commit_sequence = r.commit_sequence + 1;
         r.last_commit_us = monotonic_us();
         status = st == ETL_OK ? run_loop(&r) : exit_status_for(st);
     } else if (status == EXIT_OK) {

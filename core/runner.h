@@ -36,6 +36,7 @@ struct run {
     run_metric metrics[RUN_MAX_METRICS];
     size_t metric_count;
     volatile int *interrupted;
+    uint64_t next_commit_sequence;   /* what the next sink commit will carry */
 };
 
 typedef struct run_options {

@@ -617,6 +617,12 @@ typedef struct etl_host_api {
     etl_status (*json_string)(const etl_json_span *value, etl_buf *out);
     /* Appends `s` as a quoted, escaped JSON string (for writing cursors). */
     etl_status (*json_quote)(etl_buf *out, const char *s, size_t len);
+
+    /* -- (1.1) commits ----------------------------------------------------- */
+    /* What the next commit() of this run will be about, known while writing:
+     * a sink may name and stream its output (multipart parts) before the
+     * commit makes it visible. The strings live as long as the run. */
+    etl_status (*next_commit)(etl_ctx *ctx, etl_commit_info *out);
 } etl_host_api;
 
 /* ------------------------------------------------------------------------ */
