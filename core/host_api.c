@@ -54,16 +54,15 @@ static etl_status api_buf_printf(etl_buf *buf, const char *fmt, ...)
  * needs afterwards to commit and exit. */
 static int64_t api_remaining_ms(etl_ctx *ctx)
 {
-    if (ctx == NULL || ctx->run == NULL || !budget_active(&ctx->run->budget))
+    if (ctx == NULL || ctx->run == NULL)
         return INT64_MAX;
-    return budget_remaining_for_plugins_us(&ctx->run->budget, monotonic_us()) / 1000;
+    int64_t us = run_remaining_us(ctx->run);
+    return us == INT64_MAX ? INT64_MAX : us / 1000;
 }
 
 static bool api_cancelled(etl_ctx *ctx)
 {
-    return run_interrupted || (ctx && ctx->run && budget_active(&ctx->run->budget) &&
-                               budget_remaining_for_plugins_us(&ctx->run->budget,
-                                                               monotonic_us()) == 0);
+    return run_interrupted || (ctx && ctx->run && run_remaining_us(ctx->run) == 0);
 }
 
 static etl_status api_request_acquire(etl_ctx *ctx)

@@ -38,9 +38,13 @@ static long timeout_for(etl_ctx *ctx, const etl_http_request *req)
 {
     if (req->timeout_ms > 0)
         return (long)req->timeout_ms;
-    int64_t left = ctx->run && budget_active(&ctx->run->budget)
-                       ? budget_remaining_for_plugins_us(&ctx->run->budget, monotonic_us()) / 1000
-                       : DEFAULT_TIMEOUT_MS;
+    int64_t left = DEFAULT_TIMEOUT_MS;
+    if (ctx->run) {
+        pthread_mutex_lock(&ctx->run->lock);
+        if (budget_active(&ctx->run->budget))
+            left = budget_remaining_for_plugins_us(&ctx->run->budget, monotonic_us()) / 1000;
+        pthread_mutex_unlock(&ctx->run->lock);
+    }
     if (left > DEFAULT_TIMEOUT_MS)
         left = DEFAULT_TIMEOUT_MS;
     return (long)(left < MIN_TIMEOUT_MS ? MIN_TIMEOUT_MS : left);
@@ -139,8 +143,7 @@ etl_status host_http_send(etl_ctx *ctx, const etl_http_request *req, etl_http_re
             return st;
         int64_t delay = backoff_delay_ms(attempt, base_ms, cap_ms,
                                          resp->retry_after_ms > 0 ? resp->retry_after_ms : 0);
-        if (ctx->run && budget_active(&ctx->run->budget) &&
-            delay * 1000 >= budget_remaining_for_plugins_us(&ctx->run->budget, monotonic_us()))
+        if (ctx->run && delay * 1000 >= run_remaining_us(ctx->run))
             return st == ETL_OK ? st
                                 : ctx_set_error(ctx, ETL_ERR_RETRY, 0,
                                                 "%s (no time left in the budget to retry)",
@@ -154,7 +157,7 @@ etl_status host_http_send(etl_ctx *ctx, const etl_http_request *req, etl_http_re
                     ctx_error_message(ctx), attempt, (long long)max_attempts - 1,
                     (long long)delay);
         if (ctx->run)
-            ctx->run->retries++;
+            run_metric_add(ctx->run, "retries", 1);
         sleep_us_interruptible(delay * 1000, &run_interrupted);
     }
 }

@@ -1,5 +1,6 @@
 #include "log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -9,6 +10,8 @@ static log_format current_format = LOG_FORMAT_TEXT;
 static etl_log_level current_min_level = ETL_LOG_INFO;
 static bool current_quiet = false;
 static void (*before_print)(void);
+/* Lines from the reader thread and the pipeline thread never interleave. */
+static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 static log_capture_fn capture;
 static etl_log_level capture_level;
 static void *capture_arg;
@@ -67,8 +70,10 @@ void log_msgv(etl_log_level level, const char *source, const char *fmt, va_list 
         return;
     etl_buf message = {0};
     buf_vprintf(&message, fmt, ap);
+    pthread_mutex_lock(&print_lock);
     if (captured)
         capture(level, source, buf_cstr(&message), capture_arg);
+    pthread_mutex_unlock(&print_lock);
     if (level < current_min_level || (current_quiet && level < ETL_LOG_ERROR)) {
         buf_free(&message);
         return;
@@ -97,10 +102,12 @@ void log_msgv(etl_log_level level, const char *source, const char *fmt, va_list 
             buf_printf(&line, "%s: ", level_name(level));
         buf_printf(&line, "%s\n", buf_cstr(&message));
     }
+    pthread_mutex_lock(&print_lock);
     if (before_print)
         before_print();
     fputs(buf_cstr(&line), stderr);
     fflush(stderr);
+    pthread_mutex_unlock(&print_lock);
     buf_free(&line);
     buf_free(&message);
 }

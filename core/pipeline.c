@@ -18,6 +18,9 @@
 static const etl_option_spec batch_spec[] = {
     {"records", ETL_OPT_INT, "1000", "records per batch (the source's page size)", 0, NULL},
     {"bytes", ETL_OPT_SIZE, "8MiB", "a batch ends early once it holds this many bytes", 0, NULL},
+    {"prefetch", ETL_OPT_INT, "1",
+     "batches read ahead on a second thread while the sink writes (0: read inline; at most 4)",
+     0, NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 static const etl_option_spec throttle_spec[] = {
@@ -236,6 +239,9 @@ static void read_settings(loader *l, const ynode *root)
     if (batch) {
         options_int(batch, "records", &p->batch_records);
         options_size(batch, "bytes", &p->batch_bytes);
+        options_int(batch, "prefetch", &p->batch_prefetch);
+        if (p->batch_prefetch < 0 || p->batch_prefetch > 4)
+            fail(l, EXIT_CONFIG, ynode_get(root, "batch"), "batch.prefetch must be 0 to 4");
         if (p->batch_records <= 0)
             fail(l, EXIT_CONFIG, ynode_get(root, "batch"), "batch.records must be at least 1");
     }
@@ -407,6 +413,7 @@ pipeline *pipeline_load(const char *path, const char *plugin_path, etl_buf *erro
     p->path = xstrdup(path);
     p->batch_records = 1000;
     p->batch_bytes = 8 << 20;
+    p->batch_prefetch = 1;
     p->max_in_flight = 1;
     p->retry_max_attempts = 6;
     p->retry_base_ms = 200;

@@ -26,6 +26,7 @@ typedef struct pipeline {
     stage sink;
     int64_t batch_records;
     int64_t batch_bytes;
+    int64_t batch_prefetch;      /* batches read ahead on a reader thread (0: none) */
     double requests_per_second;
     double records_per_second;
     int64_t max_in_flight;

@@ -11,6 +11,7 @@
 void rejects_init(rejects *r, const char *path, bool append)
 {
     memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->lock, NULL);
     r->append = append;
     if (path && *path)
         r->path = xstrdup(path);
@@ -45,8 +46,22 @@ static void append_json_text(etl_buf *out, const char *s, size_t len)
     buf_append_char(out, '"');
 }
 
+static etl_status write_locked(rejects *r, etl_ctx *ctx, const char *record, size_t len,
+                               const char *where, const char *reason);
+
 etl_status rejects_write(rejects *r, etl_ctx *ctx, const char *record, size_t len,
                          const char *where, const char *reason)
+{
+    if (r == NULL || r->path == NULL)
+        return write_locked(r, ctx, record, len, where, reason);
+    pthread_mutex_lock(&r->lock);
+    etl_status st = write_locked(r, ctx, record, len, where, reason);
+    pthread_mutex_unlock(&r->lock);
+    return st;
+}
+
+static etl_status write_locked(rejects *r, etl_ctx *ctx, const char *record, size_t len,
+                               const char *where, const char *reason)
 {
     if (r == NULL || r->path == NULL)
         return ctx_set_error(ctx, ETL_ERR_DATA, 0, "%s: %s", where ? where : "input",
@@ -106,6 +121,7 @@ etl_status rejects_close(rejects *r, bool keep)
     }
     free(r->temp_path);
     free(r->path);
+    pthread_mutex_destroy(&r->lock);
     memset(r, 0, sizeof *r);
     return st;
 }

@@ -4,6 +4,7 @@
 #ifndef ETL_CORE_REJECTS_H
 #define ETL_CORE_REJECTS_H
 
+#include <pthread.h>
 #include <stdio.h>
 #include <etl/plugin.h>
 
@@ -13,6 +14,7 @@ typedef struct rejects {
     char *temp_path;
     FILE *file;
     int64_t count;
+    pthread_mutex_t lock;        /* the reader thread and the sink both reject */
 } rejects;
 
 /* With `append` (checkpointed runs, which resume), records are appended to

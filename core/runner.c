@@ -1,6 +1,7 @@
 #include "runner.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,20 +50,53 @@ typedef struct runner {
     int64_t slice_start_records;
     bool suspended;
     bool done;
+    /* the cursor and schema after the last batch handed to the sink */
+    char *last_cursor;
+    char *last_schema;
+    /* reading ahead on a second thread (batch.prefetch) */
+    struct prefetcher *prefetch;
 } runner;
+
+/* One batch as read, with where the source stood right after it: a
+ * checkpoint taken after writing this batch must carry exactly that. */
+typedef struct fetched {
+    etl_batch *batch;
+    etl_status status;
+    bool end;
+    char *cursor;
+    char *schema;
+} fetched;
+
+#define PREFETCH_MAX 4
+
+/* The reader thread reads batches ahead into a small queue while the
+ * pipeline thread transforms and writes; only the reader touches the
+ * source and the builder once it runs. */
+typedef struct prefetcher {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    fetched items[PREFETCH_MAX];
+    int head, count, capacity;
+    volatile int stop;
+    bool started;
+    int64_t records;             /* read so far (the reader's own count) */
+} prefetcher;
 
 void run_metric_add(struct run *run, const char *name, int64_t delta)
 {
-    for (size_t i = 0; i < run->metric_count; i++)
-        if (strcmp(run->metrics[i].name, name) == 0) {
-            run->metrics[i].value += delta;
-            return;
-        }
-    if (run->metric_count == RUN_MAX_METRICS)
-        return;
-    run->metrics[run->metric_count].name = xstrdup(name);
-    run->metrics[run->metric_count].value = delta;
-    run->metric_count++;
+    pthread_mutex_lock(&run->lock);
+    size_t i = 0;
+    while (i < run->metric_count && strcmp(run->metrics[i].name, name) != 0)
+        i++;
+    if (i < run->metric_count) {
+        run->metrics[i].value += delta;
+    } else if (run->metric_count < RUN_MAX_METRICS) {
+        run->metrics[i].name = xstrdup(name);
+        run->metrics[i].value = delta;
+        run->metric_count++;
+    }
+    pthread_mutex_unlock(&run->lock);
 }
 
 void run_request_finished(struct run *run, const char *who, int64_t latency_us, bool overloaded)
@@ -80,6 +114,27 @@ void run_request_finished(struct run *run, const char *who, int64_t latency_us, 
     else if (run->aimd.rate == 0 || run->aimd.rate >= run->aimd.max_rate)
         log_msg(ETL_LOG_INFO, who, "request rate back to %s",
                 run->aimd.rate > 0 ? "its configured cap" : "unlimited");
+}
+
+int64_t run_remaining_us(struct run *run)
+{
+    pthread_mutex_lock(&run->lock);
+    int64_t left = budget_active(&run->budget)
+                       ? budget_remaining_for_plugins_us(&run->budget, monotonic_us())
+                       : INT64_MAX;
+    pthread_mutex_unlock(&run->lock);
+    return left;
+}
+
+int64_t run_metric_value(struct run *run, const char *name)
+{
+    int64_t value = 0;
+    pthread_mutex_lock(&run->lock);
+    for (size_t i = 0; i < run->metric_count; i++)
+        if (strcmp(run->metrics[i].name, name) == 0)
+            value = run->metrics[i].value;
+    pthread_mutex_unlock(&run->lock);
+    return value;
 }
 
 static int exit_status_for(etl_status st)
@@ -120,7 +175,7 @@ static bool backoff_before_retry(runner *r, stage_instance *s, const char *what,
     log_msg(ETL_LOG_WARN, s->ctx->label, "%s failed, retry %d of %lld in %lld ms: %s", what,
             attempt, (long long)p->retry_max_attempts - 1, (long long)delay,
             ctx_error_message(s->ctx));
-    r->run.retries++;
+    run_metric_add(&r->run, "retries", 1);
     sleep_us_interruptible(delay * 1000, &run_interrupted);
     ctx_clear_error(s->ctx);
     return !run_interrupted;
@@ -185,10 +240,21 @@ static void close_stage(stage_instance *s, bool discard)
     s->ctx = NULL;
 }
 
+/* Sleeps, waking early when the run is interrupted or the reader is told
+ * to stop (a budget stop must not wait for a throttle). */
+static void reader_sleep(runner *r, int64_t us)
+{
+    const int64_t slice = 20000;
+    while (us > 0 && !run_interrupted && !(r->prefetch && r->prefetch->stop)) {
+        int64_t step = us < slice ? us : slice;
+        sleep_us_interruptible(step, &run_interrupted);
+        us -= step;
+    }
+}
+
 static void throttle_records(runner *r, int64_t n)
 {
-    int64_t wait = bucket_take(&r->run.record_bucket, (double)n, monotonic_us());
-    sleep_us_interruptible(wait, &run_interrupted);
+    reader_sleep(r, bucket_take(&r->run.record_bucket, (double)n, monotonic_us()));
 }
 
 /* One read() from the source, retried with backoff. The host counts each
@@ -199,10 +265,8 @@ static etl_status read_batch(runner *r, int64_t max_records, etl_batch **batch, 
     for (int attempt = 1;; attempt++) {
         /* A source that paces its own requests (http_send, request_acquire)
          * is throttled there; others count one read as one request. */
-        if (!r->run.source_counts_requests) {
-            int64_t wait = bucket_take(&r->run.request_bucket, 1, monotonic_us());
-            sleep_us_interruptible(wait, &run_interrupted);
-        }
+        if (!r->run.source_counts_requests)
+            reader_sleep(r, bucket_take(&r->run.request_bucket, 1, monotonic_us()));
         etl_status st = vt->read(r->source.state, r->builder, max_records, r->p->batch_bytes);
         if (st == ETL_OK || st == ETL_END) {
             *end = st == ETL_END;
@@ -400,21 +464,17 @@ static etl_status take_checkpoint(runner *r, bool done)
     if (st != ETL_OK)
         return st;
     fault_point("after_sink_commit", sequence);
-    const etl_source_vtable *svt = r->p->source.connector->vtable;
-    etl_buf cursor = {0}, schema = {0};
-    st = svt->checkpoint(r->source.state, &cursor);
-    if (st != ETL_OK) {
-        report_failure(&r->source, st);
-        buf_free(&cursor);
-        return st;
-    }
-    builder_schema_json(r->builder, &schema);
+    /* No batch since the resume: the cursor and schema it resumed from. */
+    const char *cursor = r->last_cursor ? r->last_cursor : r->state.current.cursor;
+    const char *schema = r->last_schema ? r->last_schema : r->state.current.schema;
+    char *cursor_copy = cursor ? xstrdup(cursor) : NULL;
+    char *schema_copy = schema ? xstrdup(schema) : NULL;
     state_push_history(&r->state);
     state_point_free(&r->state.current);
     state_point *p = &r->state.current;
     p->commit_sequence = sequence;
-    p->cursor = xstrdup(buf_cstr(&cursor));
-    p->schema = xstrdup(buf_cstr(&schema));
+    p->cursor = cursor_copy;
+    p->schema = schema_copy;
     p->records_read = r->run.records_read;
     p->records_written = r->run.records_written;
     p->records_rejected = r->run.rejects.count;
@@ -424,8 +484,6 @@ static etl_status take_checkpoint(runner *r, bool done)
     r->state.done = done;
     free(r->state.run_id);
     r->state.run_id = xstrdup(r->run_id);
-    buf_free(&cursor);
-    buf_free(&schema);
     if (rejects_sync(&r->run.rejects) != ETL_OK) {
         log_msg(ETL_LOG_ERROR, "etl", "%s", ctx_error_message(NULL));
         return ETL_ERR_IO;
@@ -439,7 +497,9 @@ static etl_status take_checkpoint(runner *r, bool done)
     r->records_since_commit = 0;
     r->bytes_since_commit = 0;
     r->last_commit_us = monotonic_us();
+    pthread_mutex_lock(&r->run.lock);
     budget_record_commit(&r->run.budget, r->last_commit_us - started);
+    pthread_mutex_unlock(&r->run.lock);
     log_msg(ETL_LOG_DEBUG, "etl", "checkpoint %llu: %lld records read",
             (unsigned long long)sequence, (long long)r->run.records_read);
     return ETL_OK;
@@ -459,12 +519,12 @@ static bool checkpoint_due(const runner *r)
 
 /* Records cadence cuts reads at multiples of N records from the start of
  * the pipeline, so a resumed run commits exactly where a clean run would. */
-static int64_t next_read_size(const runner *r)
+static int64_t next_read_size(const runner *r, int64_t records_read)
 {
     int64_t max = r->p->batch_records;
     int64_t every = r->p->checkpoint_every_records;
     if (r->p->checkpointing && every > 0) {
-        int64_t to_boundary = every - r->run.records_read % every;
+        int64_t to_boundary = every - records_read % every;
         if (to_boundary < max)
             max = to_boundary;
     }
@@ -583,7 +643,134 @@ static void print_summary(runner *r, int status)
             r->p->name, outcome, (long long)r->run.records_read,
             (long long)r->run.records_written, (long long)r->rejected, size, elapsed,
             elapsed > 0 ? (double)slice_records / elapsed : 0.0,
-            r->run.retries ? ", with retries" : "");
+            run_metric_value(&r->run, "retries") ? ", with retries" : "");
+}
+
+/* Reads one batch, throttles, and notes where the source now stands. Runs
+ * on the reader thread when prefetching, else inline. */
+static void fetch_one(runner *r, int64_t *records, fetched *f)
+{
+    memset(f, 0, sizeof *f);
+    f->status = read_batch(r, next_read_size(r, *records), &f->batch, &f->end);
+    if (f->status != ETL_OK)
+        return;
+    *records += f->batch->num_rows;
+    if (f->batch->num_rows > 0)
+        throttle_records(r, f->batch->num_rows);
+    if (!r->p->checkpointing)
+        return;
+    const etl_source_vtable *svt = r->p->source.connector->vtable;
+    etl_buf cursor = {0}, schema = {0};
+    f->status = svt->checkpoint(r->source.state, &cursor);
+    if (f->status != ETL_OK) {
+        report_failure(&r->source, f->status);
+        buf_free(&cursor);
+        return;
+    }
+    builder_schema_json(r->builder, &schema);
+    f->cursor = xstrdup(buf_cstr(&cursor));
+    f->schema = xstrdup(buf_cstr(&schema));
+    buf_free(&cursor);
+    buf_free(&schema);
+}
+
+static void fetched_free(fetched *f)
+{
+    if (f->batch)
+        batch_release(f->batch);
+    free(f->cursor);
+    free(f->schema);
+    memset(f, 0, sizeof *f);
+}
+
+static void *reader_main(void *arg)
+{
+    runner *r = arg;
+    prefetcher *q = r->prefetch;
+    for (;;) {
+        pthread_mutex_lock(&q->lock);
+        while (q->count == q->capacity && !q->stop)
+            pthread_cond_wait(&q->changed, &q->lock);
+        bool stop = q->stop;
+        pthread_mutex_unlock(&q->lock);
+        if (stop || run_interrupted)
+            break;
+        fetched f;
+        fetch_one(r, &q->records, &f);
+        bool last = f.status != ETL_OK || f.end;
+        pthread_mutex_lock(&q->lock);
+        q->items[(q->head + q->count) % q->capacity] = f;
+        q->count++;
+        pthread_cond_broadcast(&q->changed);
+        pthread_mutex_unlock(&q->lock);
+        if (last)
+            break;
+    }
+    return NULL;
+}
+
+static etl_status prefetch_start(runner *r)
+{
+    prefetcher *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return ETL_ERR_NOMEM;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->changed, NULL);
+    q->capacity = (int)(r->p->batch_prefetch < PREFETCH_MAX ? r->p->batch_prefetch : PREFETCH_MAX);
+    q->records = r->run.records_read;
+    r->prefetch = q;
+    if (pthread_create(&q->thread, NULL, reader_main, r) != 0) {
+        log_msg(ETL_LOG_WARN, "etl", "cannot start the reader thread; reading inline");
+        r->prefetch = NULL;
+        pthread_cond_destroy(&q->changed);
+        pthread_mutex_destroy(&q->lock);
+        free(q);
+        return ETL_OK;
+    }
+    q->started = true;
+    return ETL_OK;
+}
+
+/* Stops the reader, waits for it, and drops what it read ahead: those
+ * records are read again by the next run, from the last checkpoint. */
+static void prefetch_stop(runner *r)
+{
+    prefetcher *q = r->prefetch;
+    if (q == NULL)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->stop = 1;
+    pthread_cond_broadcast(&q->changed);
+    pthread_mutex_unlock(&q->lock);
+    if (q->started)
+        pthread_join(q->thread, NULL);
+    while (q->count > 0) {
+        fetched_free(&q->items[q->head]);
+        q->head = (q->head + 1) % q->capacity;
+        q->count--;
+    }
+    pthread_cond_destroy(&q->changed);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+    r->prefetch = NULL;
+}
+
+static void next_fetched(runner *r, fetched *f)
+{
+    prefetcher *q = r->prefetch;
+    if (q == NULL) {
+        int64_t records = r->run.records_read;
+        fetch_one(r, &records, f);
+        return;
+    }
+    pthread_mutex_lock(&q->lock);
+    while (q->count == 0)
+        pthread_cond_wait(&q->changed, &q->lock);
+    *f = q->items[q->head];
+    q->head = (q->head + 1) % q->capacity;
+    q->count--;
+    pthread_cond_broadcast(&q->changed);
+    pthread_mutex_unlock(&q->lock);
 }
 
 static int run_loop(runner *r)
@@ -591,43 +778,72 @@ static int run_loop(runner *r)
     etl_status st = ETL_OK;
     bool end = false;
     const pipeline *p = r->p;
+    if (p->batch_prefetch > 0 && prefetch_start(r) != ETL_OK)
+        return EXIT_FAILURE_RUNTIME;
+    int status = EXIT_OK;
     while (!end) {
-        if (run_interrupted)
-            return EXIT_INTERRUPTED;
+        if (run_interrupted) {
+            status = EXIT_INTERRUPTED;
+            break;
+        }
         int64_t now = monotonic_us();
-        int64_t wait = r->run.source_counts_requests ? 0 : bucket_peek(&r->run.request_bucket, 1, now);
+        int64_t wait = r->prefetch || r->run.source_counts_requests
+                           ? 0
+                           : bucket_peek(&r->run.request_bucket, 1, now);
         if (p->checkpointing && budget_should_stop(&r->run.budget, now, wait)) {
             r->suspended = true;
             break;
         }
-        etl_batch *batch = NULL;
-        st = read_batch(r, next_read_size(r), &batch, &end);
-        if (st != ETL_OK)
-            return run_interrupted ? EXIT_INTERRUPTED : exit_status_for(st);
+        fetched f;
+        next_fetched(r, &f);
+        if (f.status != ETL_OK) {
+            status = run_interrupted ? EXIT_INTERRUPTED : exit_status_for(f.status);
+            fetched_free(&f);
+            break;
+        }
+        end = f.end;
+        etl_batch *batch = f.batch;
+        f.batch = NULL;
         int64_t rows = batch->num_rows;
         r->run.records_read += rows;
         r->run.bytes_read += batch->approx_bytes;
         r->records_since_commit += rows;
         r->bytes_since_commit += batch->approx_bytes;
         if (rows > 0) {
-            throttle_records(r, rows);
             st = apply_transforms(r, &batch);
             if (st == ETL_OK && batch->num_rows > 0)
                 st = write_batch(r, batch);
         }
         if (batch)
             batch_release(batch);
-        if (st != ETL_OK)
-            return exit_status_for(st);
+        if (f.cursor) {
+            free(r->last_cursor);
+            free(r->last_schema);
+            r->last_cursor = f.cursor;
+            r->last_schema = f.schema;
+            f.cursor = f.schema = NULL;
+        }
+        fetched_free(&f);
+        if (st != ETL_OK) {
+            status = exit_status_for(st);
+            break;
+        }
+        pthread_mutex_lock(&r->run.lock);
         budget_record_batch(&r->run.budget, monotonic_us() - now);
+        pthread_mutex_unlock(&r->run.lock);
         progress_update(&r->run.progress, r->run.records_read - r->slice_start_records,
                         r->run.bytes_read, false);
         if (p->checkpointing && !end && checkpoint_due(r)) {
             st = take_checkpoint(r, false);
-            if (st != ETL_OK)
-                return exit_status_for(st);
+            if (st != ETL_OK) {
+                status = exit_status_for(st);
+                break;
+            }
         }
     }
+    prefetch_stop(r);
+    if (status != EXIT_OK)
+        return status;
     if (p->checkpointing) {
         st = take_checkpoint(r, end);
         if (st != ETL_OK)
@@ -646,6 +862,7 @@ static void runner_init(runner *r, const pipeline *p, const run_options *options
     r->p = p;
     r->run.pipeline = p;
     r->run.interrupted = &run_interrupted;
+    pthread_mutex_init(&r->run.lock, NULL);
     bucket_init(&r->run.request_bucket, p->requests_per_second, p->requests_per_second);
     aimd_init(&r->run.aimd, p->requests_per_second, monotonic_us());
     bucket_init(&r->run.record_bucket, p->records_per_second, p->records_per_second);
@@ -672,6 +889,9 @@ static void runner_free(runner *r, bool discard)
     free(r->outcomes);
     for (size_t i = 0; i < r->run.metric_count; i++)
         free((char *)r->run.metrics[i].name);
+    free(r->last_cursor);
+    free(r->last_schema);
+    pthread_mutex_destroy(&r->run.lock);
 }
 
 static void init_budget(runner *r, const run_options *options)

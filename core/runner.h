@@ -4,6 +4,7 @@
 #define ETL_CORE_RUNNER_H
 
 #include <etl/plugin.h>
+#include <pthread.h>
 
 #include "aimd.h"
 #include "budget.h"
@@ -32,11 +33,13 @@ struct run {
     int64_t records_read;
     int64_t records_written;
     int64_t bytes_read;
-    int64_t retries;
     run_metric metrics[RUN_MAX_METRICS];
     size_t metric_count;
     volatile int *interrupted;
     uint64_t next_commit_sequence;   /* what the next sink commit will carry */
+    /* Guards what the reader thread and the pipeline thread both touch:
+     * metrics, the budget's measurements. */
+    pthread_mutex_t lock;
 };
 
 typedef struct run_options {
@@ -69,6 +72,10 @@ void run_result_token(const pipeline *p, const run_result *r, etl_buf *out);
 extern volatile int run_interrupted;
 
 void run_metric_add(struct run *run, const char *name, int64_t delta);
+int64_t run_metric_value(struct run *run, const char *name);
+/* Microseconds a plugin may still spend (INT64_MAX without a budget); safe
+ * from any thread. */
+int64_t run_remaining_us(struct run *run);
 
 /* Feeds one finished source request into the closed loop (AIMD) and
  * applies a new rate to the request bucket. */

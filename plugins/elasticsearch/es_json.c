@@ -29,27 +29,35 @@ ej_kind ej_kind_of(ej_span v)
     }
 }
 
-/* Past the string whose opening quote is at p. */
+/* Past the string whose opening quote is at p. The closing quote is found
+ * with memchr (record text is mostly long strings); a quote preceded by an
+ * odd run of backslashes is escaped. Control characters are not checked
+ * here: whoever reads the string's content does. */
 static const char *skip_string(const char *p, const char *end)
 {
-    for (p++; p < end; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"')
-            return p + 1;
-        if (c == '\\') {
-            if (++p >= end)
-                return NULL;
-        } else if (c < 0x20) {
+    const char *q = p + 1;
+    for (;;) {
+        q = memchr(q, '"', (size_t)(end - q));
+        if (q == NULL)
             return NULL;
-        }
+        const char *b = q;
+        while (b > p + 1 && b[-1] == '\\')
+            b--;
+        if (((q - b) & 1) == 0)
+            return q + 1;
+        q++;
     }
-    return NULL;
+}
+
+static bool number_char(char c)
+{
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
 
 static const char *skip_number(const char *p, const char *end)
 {
     const char *start = p;
-    while (p < end && (strchr("0123456789+-.eE", *p) != NULL && *p != '\0'))
+    while (p < end && number_char(*p))
         p++;
     return p > start ? p : NULL;
 }
@@ -304,8 +312,11 @@ static bool each_byte(ej_span v, byte_fn put, void *user)
     const char *p = v.p + 1, *end = v.p + v.n - 1;
     while (p < end) {
         const char *run = p;
-        while (p < end && *p != '\\')
+        while (p < end && *p != '\\') {
+            if ((unsigned char)*p < 0x20)
+                return false;
             p++;
+        }
         if (p > run && !put(user, run, (size_t)(p - run)))
             return true;
         if (p < end) {

@@ -380,7 +380,9 @@ static void put_sort(es_source *s, es_str *b)
 static void build_search(es_source *s, int64_t size, es_str *b)
 {
     es_str_reset(b);
-    es_str_printf(b, "{\"size\":%lld,\"track_total_hits\":false", (long long)size);
+    /* Scroll always counts hits (and refuses track_total_hits: false). */
+    es_str_printf(b, "{\"size\":%lld%s", (long long)size,
+                  s->scroll ? "" : ",\"track_total_hits\":false");
     if (!s->scroll) {
         es_str_cat(b, ",\"pit\":{\"id\":");
         es_str_json_string(b, s->pit_id, strlen(s->pit_id));

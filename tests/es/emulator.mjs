@@ -639,9 +639,14 @@ function search(indexName, body, query, started) {
   }
   const entries = parseSort(body.sort, withPit);
   if (body.search_after !== undefined && (body.from ?? 0) > 0) throw badRequest('[from] parameter must be set to 0 when [search_after] is used');
+  if (query.get('size') !== null && body.size === undefined) body.size = Number(query.get('size'));
+  if (query.get('from') !== null && body.from === undefined) body.from = Number(query.get('from'));
   const { from, size } = checkWindow(body);
   const filter = sourceFilter(body._source, query);
-  if (scroll) return openScroll(ctx, body, entries, filter, scroll, started);
+  if (scroll) {
+    if (body.track_total_hits === false) throw badRequest('disabling [track_total_hits] is not allowed in a scroll context');
+    return openScroll(ctx, { ...body, track_total_hits: true }, entries, filter, scroll, started);
+  }
   const hits = sortedHits(ctx, body, entries);
   let start = from;
   if (body.search_after !== undefined) start = firstAfter(hits, entries, afterKeys(entries, ctx.mappings, body.search_after));
@@ -976,7 +981,7 @@ const server = http.createServer({ keepAliveTimeout: 30000 }, (req, res) => {
       send(res, result[0], result[1]);
       return;
     }
-    const entry = { t: started, ms: 0, method: req.method, path: url.pathname, status: 0 };
+    const entry = { t: started, ms: 0, method: req.method, path: url.pathname, query: url.search, status: 0 };
     requestLog.push(entry);
     const finish = (status, body, headers) => {
       entry.status = status;

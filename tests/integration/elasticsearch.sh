@@ -212,6 +212,36 @@ else
 fi
 diag "correctness part: $(( ($(now_us) - started) / 1000 )) ms"
 
+# ------------------------------------------------------------------ emulator fidelity
+# The emulator, as the official client and elasticdump see it.
+if [ -d "$ETL_SRCDIR/node_modules/@elastic/elasticsearch" ]; then
+    node "$ETL_SRCDIR/tests/es/fidelity.mjs" "$ES_URL" >fidelity.tap 2>&1
+    while IFS= read -r line; do
+        case $line in
+        "ok "*) ok "official client: ${line#* - }" ;;
+        "not ok "*) not_ok "official client: ${line#* - }" ;;
+        esac
+    done <fidelity.tap
+    grep -q '^ok' fidelity.tap || { not_ok "official client: no result"; sed 's/^/#   /' fidelity.tap | head -5; }
+else
+    skip "official client: npm ci at the repository root installs @elastic/elasticsearch"
+fi
+if [ -x "$ETL_SRCDIR/node_modules/.bin/elasticdump" ]; then
+    "$ETL_SRCDIR/node_modules/.bin/elasticdump" --input="$ES_URL/products" --output=dump.ndjson \
+        --type=data --limit=1000 >elasticdump.log 2>&1
+    # elasticdump parses documents into JavaScript numbers: serial (> 2^53) loses digits.
+    jq -c '._source | del(.serial)' dump.ndjson >dump-sources.ndjson
+    jq -c 'del(.serial)' corpus.ndjson >corpus-no-serial.ndjson
+    if same_records elasticdump corpus-no-serial.ndjson dump-sources.ndjson; then
+        ok "elasticdump (scroll) dumps the corpus from the emulator (int64 beyond 2^53 excepted: it rounds them)"
+    else
+        not_ok "elasticdump's dump differs from the corpus"
+        tail -3 elasticdump.log | sed 's/^/#   /'
+    fi
+else
+    skip "elasticdump: npm ci at the repository root installs it"
+fi
+
 # ------------------------------------------------------------------ errors and auth
 pipeline missing.yaml missing "index: nosuchindex"
 run_etl run missing.yaml
