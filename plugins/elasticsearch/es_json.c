@@ -146,6 +146,7 @@ static bool begin(ej_span v, char open, ej_iter *it)
         return false;
     it->p = v.p + 1;
     it->end = v.p + v.n - 1;     /* the closing bracket */
+    it->close = open == '{' ? '}' : ']';
     return true;
 }
 
@@ -156,25 +157,32 @@ bool ej_elements(ej_span array, ej_iter *it) { return begin(array, '[', it); }
  * end of the container (or on a syntax error, with it->failed set). */
 static bool next_item(ej_iter *it)
 {
-    if (it->p == NULL || it->failed)
+    if (it->p == NULL || it->failed || it->closed)
         return false;
     it->p = skip_ws(it->p, it->end);
+    if (it->p >= it->end)
+        return false;
+    if (*it->p == it->close) {   /* a streaming iterator's end */
+        it->p++;
+        it->closed = true;
+        return false;
+    }
     if (it->started) {
-        if (it->p >= it->end)
-            return false;
         if (*it->p != ',') {
             it->failed = true;
             return false;
         }
         it->p = skip_ws(it->p + 1, it->end);
-    } else if (it->p >= it->end) {
-        return false;
+        if (it->p >= it->end) {
+            it->failed = true;
+            return false;
+        }
     }
     it->started = true;
     return true;
 }
 
-static bool take_value(ej_iter *it, ej_span *value)
+bool ej_take_value(ej_iter *it, ej_span *value)
 {
     const char *start = skip_ws(it->p, it->end);
     const char *after = ej_skip(start, it->end);
@@ -187,7 +195,7 @@ static bool take_value(ej_iter *it, ej_span *value)
     return true;
 }
 
-bool ej_next_member(ej_iter *it, ej_span *key, ej_span *value)
+bool ej_next_key(ej_iter *it, ej_span *key)
 {
     if (!next_item(it))
         return false;
@@ -206,13 +214,50 @@ bool ej_next_member(ej_iter *it, ej_span *key, ej_span *value)
         it->failed = true;
         return false;
     }
-    it->p++;
-    return take_value(it, value);
+    it->p = skip_ws(it->p + 1, it->end);
+    return true;
+}
+
+bool ej_next_slot(ej_iter *it) { return next_item(it); }
+
+char ej_peek(const ej_iter *it)
+{
+    const char *p = it->p ? skip_ws(it->p, it->end) : NULL;
+    return p && p < it->end ? *p : '\0';
+}
+
+bool ej_descend(ej_iter *it, char open, ej_iter *child)
+{
+    *child = (ej_iter){0};
+    const char *p = skip_ws(it->p, it->end);
+    if (p >= it->end || *p != open) {
+        it->failed = true;
+        return false;
+    }
+    child->p = p + 1;
+    child->end = it->end;
+    child->close = open == '{' ? '}' : ']';
+    return true;
+}
+
+bool ej_ascend(ej_iter *it, const ej_iter *child)
+{
+    if (!child->closed || child->failed) {
+        it->failed = true;
+        return false;
+    }
+    it->p = child->p;
+    return true;
+}
+
+bool ej_next_member(ej_iter *it, ej_span *key, ej_span *value)
+{
+    return ej_next_key(it, key) && ej_take_value(it, value);
 }
 
 bool ej_next_element(ej_iter *it, ej_span *value)
 {
-    return next_item(it) && take_value(it, value);
+    return next_item(it) && ej_take_value(it, value);
 }
 
 /* ------------------------------------------------------------------ strings */

@@ -41,10 +41,15 @@ const char *ej_skip(const char *p, const char *end);
  * is not one well-delimited value. */
 bool ej_root(const char *text, size_t len, ej_span *root);
 
-/* Iteration over an object's members or an array's elements. */
+/* Iteration over an object's members or an array's elements. An iterator
+ * made from a span knows where its container ends; one made by ej_descend
+ * streams: it finds its closing bracket as it goes, so that a large value
+ * (a page of hits) is read in one pass instead of being skipped first. */
 typedef struct ej_iter {
     const char *p, *end;
+    char close;                  /* '}' or ']' */
     bool started;
+    bool closed;                 /* a streaming iterator met its closing bracket */
     bool failed;                 /* malformed container */
 } ej_iter;
 
@@ -53,6 +58,18 @@ bool ej_members(ej_span object, ej_iter *it);
 bool ej_next_member(ej_iter *it, ej_span *key, ej_span *value);
 bool ej_elements(ej_span array, ej_iter *it);
 bool ej_next_element(ej_iter *it, ej_span *value);
+
+/* Streaming steps: ej_next_key stops before the member's value, ej_next_slot
+ * before the next element; then either ej_take_value skips the value and
+ * returns it, or ej_descend iterates inside it (the value must start with
+ * `open`) and ej_ascend continues after it once the child is closed. */
+bool ej_next_key(ej_iter *it, ej_span *key);
+bool ej_next_slot(ej_iter *it);
+bool ej_take_value(ej_iter *it, ej_span *value);
+/* The first byte of the value at the iterator ('\0' at the end). */
+char ej_peek(const ej_iter *it);
+bool ej_descend(ej_iter *it, char open, ej_iter *child);
+bool ej_ascend(ej_iter *it, const ej_iter *child);
 
 /* A raw key token equals `name` (escapes decoded). */
 bool ej_key_is(ej_span key, const char *name);

@@ -85,6 +85,9 @@ static void field_free(es_field *f)
 
 void es_mapping_free(es_mapping *m)
 {
+    for (size_t i = 0; i < m->epoch_count; i++)
+        free(m->epoch_names[i]);
+    free(m->epoch_names);
     field_free(&m->root);
     *m = (es_mapping){0};
 }
@@ -114,6 +117,21 @@ static es_field *add_child(es_field *parent, const char *name)
 
 static bool parse_properties(es_mapping *m, es_field *parent, ej_span props, int depth);
 
+static bool remember_epoch_name(es_mapping *m, const char *name)
+{
+    for (size_t i = 0; i < m->epoch_count; i++)
+        if (strcmp(m->epoch_names[i], name) == 0)
+            return true;
+    char **grown = realloc(m->epoch_names, (m->epoch_count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return false;
+    m->epoch_names = grown;
+    if ((grown[m->epoch_count] = strdup(name)) == NULL)
+        return false;
+    m->epoch_count++;
+    return true;
+}
+
 /* One field of `properties`. A name already present (from another index)
  * keeps its type only if both agree. */
 static bool parse_field(es_mapping *m, es_field *parent, const char *name, ej_span spec, int depth)
@@ -134,8 +152,11 @@ static bool parse_field(es_mapping *m, es_field *parent, const char *name, ej_sp
         date = es_date_format_kind(format);
         if (date == ES_DATE_NONE)
             et = ETL_TYPE_STRING;        /* a custom pattern: kept as the text it is */
-        if (date == ES_DATE_MILLIS || date == ES_DATE_SECONDS)
+        if (date == ES_DATE_MILLIS || date == ES_DATE_SECONDS) {
             m->has_numeric_dates = true;
+            if (!remember_epoch_name(m, name))
+                return false;
+        }
     }
     if (ej_get(spec, "enabled", &v) && ej_kind_of(v) == EJ_FALSE)
         et = ETL_TYPE_NULL;              /* an object kept as is, never parsed by ES */
@@ -506,9 +527,31 @@ static void put_iso(es_str *out, int64_t ms)
                   (int)(rest % 1000));
 }
 
+/* Whether some epoch date field's name is followed by a number anywhere in
+ * the text: a quick memmem that spares most documents the exact scan. */
+static bool may_hold_epoch_numbers(const es_mapping *m, ej_span doc)
+{
+    char quoted[300];
+    for (size_t i = 0; i < m->epoch_count; i++) {
+        int n = snprintf(quoted, sizeof quoted, "\"%s\"", m->epoch_names[i]);
+        if (n <= 0 || (size_t)n >= sizeof quoted)
+            return true;
+        const char *p = doc.p, *end = doc.p + doc.n;
+        while ((p = memmem(p, (size_t)(end - p), quoted, (size_t)n)) != NULL) {
+            p += n;
+            const char *q = p;
+            while (q < end && strchr(" \t\r\n:[", *q) && *q)
+                q++;
+            if (q < end && (*q == '-' || (*q >= '0' && *q <= '9')))
+                return true;
+        }
+    }
+    return false;
+}
+
 bool es_mapping_fix_dates(const es_mapping *m, ej_span doc, es_str *out)
 {
-    if (!m->has_numeric_dates)
+    if (!m->has_numeric_dates || !may_hold_epoch_numbers(m, doc))
         return false;
     edits e = {0};
     scan_object(&m->root, doc, &e, 0);

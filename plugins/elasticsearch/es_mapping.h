@@ -52,6 +52,8 @@ typedef struct es_field {
 typedef struct es_mapping {
     es_field root;               /* the index's top-level fields are root.children */
     bool has_numeric_dates;      /* some date field accepts epoch numbers */
+    char **epoch_names;          /* names of those fields, for a quick search */
+    size_t epoch_count;
 } es_mapping;
 
 /* The etl type of an Elasticsearch field type (no format). */

@@ -513,49 +513,89 @@ static etl_status settle_position(es_source *s)
     return ETL_OK;
 }
 
-static bool add_hit(es_source *s, ej_span hit)
+static bool grow_hits(es_source *s)
 {
-    if (s->nhits == s->hits_cap) {
-        size_t cap = s->hits_cap ? s->hits_cap * 2 : 256;
-        es_hit *grown = realloc(s->hits, cap * sizeof *grown);
-        if (grown == NULL)
-            return false;
-        s->hits = grown;
-        s->hits_cap = cap;
-    }
-    es_hit h;
-    memset(&h, 0, sizeof h);
-    ej_iter it;
-    ej_span key, value;
-    if (!ej_members(hit, &it))
+    if (s->nhits < s->hits_cap)
+        return true;
+    size_t cap = s->hits_cap ? s->hits_cap * 2 : 256;
+    es_hit *grown = realloc(s->hits, cap * sizeof *grown);
+    if (grown == NULL)
         return false;
-    while (ej_next_member(&it, &key, &value)) {
-        if (ej_key_is(key, "_source"))
-            h.source = value;
-        else if (ej_key_is(key, "sort"))
-            h.sort = value;
-        else if (ej_key_is(key, "_id"))
-            h.id = value;
-    }
-    if (it.failed)
-        return false;
-    s->hits[s->nhits++] = h;
+    s->hits = grown;
+    s->hits_cap = cap;
     return true;
 }
 
-/* Reads a 200 reply in one pass over its members. */
+/* One hit, read member by member: its _source is skipped once, here. */
+static bool read_hit(es_source *s, ej_iter *array)
+{
+    ej_iter it;
+    ej_span key, value;
+    if (!grow_hits(s) || !ej_descend(array, '{', &it))
+        return false;
+    es_hit *h = &s->hits[s->nhits];
+    memset(h, 0, sizeof *h);
+    while (ej_next_key(&it, &key) && ej_take_value(&it, &value)) {
+        if (ej_key_is(key, "_source"))
+            h->source = value;
+        else if (ej_key_is(key, "sort"))
+            h->sort = value;
+        else if (ej_key_is(key, "_id"))
+            h->id = value;
+    }
+    if (!ej_ascend(array, &it))
+        return false;
+    s->nhits++;
+    return true;
+}
+
+/* "hits": {"total": ..., "max_score": ..., "hits": [...]} */
+static bool read_hits(es_source *s, ej_iter *root)
+{
+    ej_iter hits, array;
+    ej_span key, value;
+    bool found = false;
+    if (!ej_descend(root, '{', &hits))
+        return false;
+    while (ej_next_key(&hits, &key)) {
+        if (ej_key_is(key, "hits") && ej_peek(&hits) == '[') {
+            if (!ej_descend(&hits, '[', &array))
+                return false;
+            while (ej_next_slot(&array))
+                if (!read_hit(s, &array))
+                    return false;
+            if (!ej_ascend(&hits, &array))
+                return false;
+            found = true;
+        } else if (!ej_take_value(&hits, &value)) {
+            return false;
+        }
+    }
+    return ej_ascend(root, &hits) && found;
+}
+
+/* Reads a 200 reply in one pass: the documents are not scanned twice. */
 static etl_status take_page(es_source *s, const char *what, int64_t size)
 {
     ej_span root = {s->page.body.data, s->page.body.len}, key, value;
-    ej_span hits = {0}, timed_out = {0}, shards = {0}, pit = {0}, scroll = {0};
+    ej_span timed_out = {0}, shards = {0}, pit = {0}, scroll = {0};
     ej_iter it;
+    bool hits = false;
     while (root.n && strchr(" \r\n\t", root.p[root.n - 1]))
         root.n--;
+    while (root.n && strchr(" \r\n\t", root.p[0])) {
+        root.p++;
+        root.n--;
+    }
     bool ok = ej_members(root, &it);
-    while (ok && ej_next_member(&it, &key, &value)) {
-        if (ej_key_is(key, "hits"))
-            hits = value;
-        else if (ej_key_is(key, "timed_out"))
+    while (ok && ej_next_key(&it, &key)) {
+        if (ej_key_is(key, "hits") && ej_peek(&it) == '{') {
+            ok = read_hits(s, &it);
+            hits = ok;
+            continue;
+        }
+        ok = ej_take_value(&it, &value);
+        if (ej_key_is(key, "timed_out"))
             timed_out = value;
         else if (ej_key_is(key, "_shards"))
             shards = value;
@@ -565,10 +605,13 @@ static etl_status take_page(es_source *s, const char *what, int64_t size)
             scroll = value;
     }
     char why[300];
-    if (!ok || it.failed || !ej_get(hits, "hits", &hits) || ej_kind_of(hits) != EJ_ARRAY)
+    if (!ok || it.failed || !hits) {
+        s->nhits = 0;
         return es_host->set_error(s->ctx, ETL_ERR_RETRY, 200, "%s: the reply is not a search "
                                   "result (truncated?)", what);
+    }
     if (es_check_complete(timed_out, shards, why, sizeof why) != ETL_OK) {
+        s->nhits = 0;
         es_host->metric_add(s->ctx, "es_partial_replies", 1);
         return es_host->set_error(s->ctx, ETL_ERR_RETRY, 200, "%s: %s", what, why);
     }
@@ -581,12 +624,6 @@ static etl_status take_page(es_source *s, const char *what, int64_t size)
         free(s->scroll_id);
         s->scroll_id = new_id;
     }
-    ej_elements(hits, &it);
-    while (ej_next_element(&it, &value))
-        if (!add_hit(s, value))
-            return es_host->set_error(s->ctx, ETL_ERR_RETRY, 200, "%s: a hit is malformed", what);
-    if (it.failed)
-        return es_host->set_error(s->ctx, ETL_ERR_RETRY, 200, "%s: the hits are malformed", what);
     /* A sorted search_after page shorter than asked is the last one; scroll
      * ends with an empty page. */
     s->last_page = s->scroll ? s->nhits == 0 : (int64_t)s->nhits < size;

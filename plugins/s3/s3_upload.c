@@ -1,4 +1,4 @@
-/* One object's upload: single PUT or multipart (s3_upload.h). */
+/* The S3 calls of one object's upload (s3_upload.h). */
 #include "s3_upload.h"
 
 #include <stdio.h>
@@ -30,7 +30,7 @@ typedef struct put_headers {
 } put_headers;
 
 static void headers_for(put_headers *h, const s3_upload_options *o, const char *body, size_t len,
-                        bool content_type)
+                        const uint32_t *crc, bool content_type)
 {
     h->count = 0;
     if (content_type && o->content_type) {
@@ -38,33 +38,101 @@ static void headers_for(put_headers *h, const s3_upload_options *o, const char *
         h->values[h->count++] = o->content_type;
     }
     if (o->crc32c) {
-        s3_crc32c_header(s3_crc32c(0, body, len), h->crc);
+        s3_crc32c_header(crc ? *crc : s3_crc32c(0, body, len), h->crc);
         h->names[h->count] = "x-amz-checksum-crc32c";
         h->values[h->count++] = h->crc;
     }
 }
 
-static etl_status put_single(s3_client *c, s3_upload *u, s3_spool *sp, const s3_upload_options *o)
+etl_status s3_upload_put(s3_client *c, s3_upload *u, const s3_upload_options *o,
+                         const char *body, size_t len, const uint32_t *crc)
 {
-    size_t len = (size_t)s3_spool_size(sp);
-    const char *body = len ? s3_spool_view(sp, c->ctx, 0, len) : "";
-    if (body == NULL)
-        return ETL_ERR_IO;
+    if (u->done)
+        return ETL_OK;
     put_headers h;
-    headers_for(&h, o, body, len, true);
+    headers_for(&h, o, body ? body : "", len, crc, true);
     etl_http_response resp = {.struct_size = sizeof resp};
     s3_call call = {.method = "PUT", .key = u->key, .header_names = h.names,
-                    .header_values = h.values, .header_count = h.count, .body = body,
-                    .body_len = len, .retry = true};
+                    .header_values = h.values, .header_count = h.count,
+                    .body = body ? body : "", .body_len = len, .retry = true};
     etl_status st = s3_request(c, &call, &resp, NULL);
     s3_host->http_response_free(&resp);
-    if (st == ETL_OK)
+    if (st == ETL_OK) {
         s3_host->metric_add(c->ctx, "s3_bytes_uploaded", (int64_t)len);
+        u->done = true;
+    }
     return st;
+}
+
+/* ---- stale uploads ------------------------------------------------------ */
+
+typedef struct stale_scan {
+    s3_client *client;
+    const char *key;
+    int aborted;
+} stale_scan;
+
+static void abort_by_id(s3_client *c, const char *key, const char *upload_id)
+{
+    etl_buf query = {0};
+    if (s3_part_query(upload_id, 0, &query)) {
+        etl_http_response resp = {.struct_size = sizeof resp};
+        s3_call call = {.method = "DELETE", .key = key, .query = query.data, .retry = true};
+        etl_status st = s3_send(c, &call, &resp);
+        if (st != ETL_OK || (resp.status != 204 && resp.status != 200 && resp.status != 404))
+            s3_host->log(c->ctx, ETL_LOG_WARN,
+                         "could not abort the multipart upload of s3://%s/%s (HTTP %d): its parts "
+                         "stay billed until a lifecycle rule (AbortIncompleteMultipartUpload) "
+                         "removes them", c->bucket, key, (int)resp.status);
+        s3_host->http_response_free(&resp);
+    }
+    s3_host->buf_free(&query);
+}
+
+static etl_status abort_if_same_key(void *user, const char *key, const char *upload_id)
+{
+    stale_scan *scan = user;
+    if (strcmp(key, scan->key) == 0) {
+        abort_by_id(scan->client, key, upload_id);
+        scan->aborted++;
+    }
+    return ETL_OK;
+}
+
+/* A run killed while streaming leaves its multipart upload open: invisible,
+ * but its parts are billed. The resumed run writes the same key, so it
+ * aborts what is open there first. Best effort: a store that cannot list
+ * uploads (s3rver) or a policy that forbids it only leaves them to a
+ * lifecycle rule, as before. */
+static void abort_stale_uploads(s3_client *c, const char *key)
+{
+    etl_buf query = {0};
+    s3_host->buf_printf(&query, "prefix=");
+    s3_uri_encode(&query, key, strlen(key), false);
+    s3_host->buf_printf(&query, "&uploads=");
+    etl_http_response resp = {.struct_size = sizeof resp};
+    s3_call call = {.method = "GET", .query = query.data, .retry = true,
+                    .max_response_bytes = 4 << 20};
+    stale_scan scan = {.client = c, .key = key};
+    if (query.data && s3_send(c, &call, &resp) == ETL_OK && resp.status == 200 &&
+        resp.body.data)
+        s3_uploads_parse(resp.body.data, resp.body.len, abort_if_same_key, &scan);
+    else
+        s3_host->log(c->ctx, ETL_LOG_DEBUG,
+                     "listing the open multipart uploads of s3://%s/%s gave HTTP %d: stale "
+                     "uploads of a crashed run, if any, stay open", c->bucket, key,
+                     (int)resp.status);
+    if (scan.aborted)
+        s3_host->log(c->ctx, ETL_LOG_INFO,
+                     "aborted %d multipart upload(s) of s3://%s/%s left open by an earlier run",
+                     scan.aborted, c->bucket, key);
+    s3_host->http_response_free(&resp);
+    s3_host->buf_free(&query);
 }
 
 static etl_status create_upload(s3_client *c, s3_upload *u, const s3_upload_options *o)
 {
+    abort_stale_uploads(c, u->key);
     const char *names[2], *values[2];
     size_t n = 0;
     if (o->content_type) {
@@ -89,8 +157,8 @@ static etl_status create_upload(s3_client *c, s3_upload *u, const s3_upload_opti
         u->upload_id = id.data;
         u->parts_done = 0;
         u->complete_sent = false;
-        s3_host->log(c->ctx, ETL_LOG_DEBUG, "multipart upload of s3://%s/%s started (%d parts)",
-                     c->bucket, u->key, u->parts_total);
+        s3_host->log(c->ctx, ETL_LOG_DEBUG, "multipart upload of s3://%s/%s started", c->bucket,
+                     u->key);
     } else {
         s3_host->buf_free(&id);
     }
@@ -98,17 +166,37 @@ static etl_status create_upload(s3_client *c, s3_upload *u, const s3_upload_opti
     return st;
 }
 
-static etl_status upload_part(s3_client *c, s3_upload *u, s3_spool *sp,
-                              const s3_upload_options *o, int k)
+/* Room for part parts_done + 1. */
+static bool grow_parts(s3_upload *u)
 {
-    int64_t total = s3_spool_size(sp);
-    int64_t off = (int64_t)k * o->part_size;
-    size_t len = (size_t)(total - off < o->part_size ? total - off : o->part_size);
-    const char *body = s3_spool_view(sp, c->ctx, off, len);
-    if (body == NULL)
-        return ETL_ERR_IO;
+    if (u->parts_done < u->parts_cap)
+        return true;
+    int cap = u->parts_cap ? u->parts_cap * 2 : 16;
+    char **etags = s3_host->realloc(u->etags, (size_t)cap * sizeof *etags);
+    if (etags == NULL)
+        return false;
+    u->etags = etags;
+    char(*crcs)[12] = s3_host->realloc(u->crcs, (size_t)cap * sizeof *crcs);
+    if (crcs == NULL)
+        return false;
+    u->crcs = crcs;
+    for (int k = u->parts_cap; k < cap; k++)
+        u->etags[k] = NULL;
+    u->parts_cap = cap;
+    return true;
+}
+
+etl_status s3_upload_part(s3_client *c, s3_upload *u, const s3_upload_options *o,
+                          const char *body, size_t len, const uint32_t *crc)
+{
+    if (!grow_parts(u))
+        return nomem(c);
+    etl_status st = u->upload_id ? ETL_OK : create_upload(c, u, o);
+    if (st != ETL_OK)
+        return st;
+    int k = u->parts_done;
     put_headers h;
-    headers_for(&h, o, body, len, false);
+    headers_for(&h, o, body, len, crc, false);
     etl_buf query = {0};
     if (!s3_part_query(u->upload_id, k + 1, &query)) {
         s3_host->buf_free(&query);
@@ -118,17 +206,20 @@ static etl_status upload_part(s3_client *c, s3_upload *u, s3_spool *sp,
     s3_call call = {.method = "PUT", .key = u->key, .query = query.data, .header_names = h.names,
                     .header_values = h.values, .header_count = h.count, .body = body,
                     .body_len = len, .retry = true};
-    etl_status st = s3_request(c, &call, &resp, NULL);
+    st = s3_request(c, &call, &resp, NULL);
     const char *etag = st == ETL_OK ? s3_etag(&resp) : NULL;
     if (st == ETL_OK && etag == NULL)
         st = s3_host->set_error(c->ctx, ETL_ERR_RETRY, resp.status,
                                 "S3 UploadPart %d of s3://%s/%s: the answer has no ETag", k + 1,
                                 c->bucket, u->key);
+    if (st == ETL_OK && (u->etags[k] = s3_strdup(etag)) == NULL)
+        st = nomem(c);
     if (st == ETL_OK) {
-        u->etags[k] = s3_strdup(etag);
         memcpy(u->crcs[k], h.crc, sizeof h.crc);
         u->parts_done = k + 1;
         s3_host->metric_add(c->ctx, "s3_bytes_uploaded", (int64_t)len);
+    } else if (st == ETL_ERR_PERMANENT || st == ETL_ERR_CONFIG) {
+        s3_upload_abort(c, u);
     }
     s3_host->http_response_free(&resp);
     s3_host->buf_free(&query);
@@ -139,7 +230,7 @@ static bool complete_body(const s3_upload *u, bool crc32c, etl_buf *out)
 {
     etl_status st = s3_host->buf_printf(
         out, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
-    for (int k = 0; k < u->parts_total && st == ETL_OK; k++) {
+    for (int k = 0; k < u->parts_done && st == ETL_OK; k++) {
         st = s3_host->buf_printf(out, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag>", k + 1,
                                  u->etags[k]);
         if (st == ETL_OK && crc32c)
@@ -160,7 +251,7 @@ static bool completed_already(s3_client *c, s3_upload *u)
     if (s3_send(c, &call, &resp) == ETL_OK && resp.status == 200) {
         const char *etag = s3_etag(&resp);
         char suffix[16];
-        snprintf(suffix, sizeof suffix, "-%d\"", u->parts_total);
+        snprintf(suffix, sizeof suffix, "-%d\"", u->parts_done);
         done = etag && strlen(etag) > strlen(suffix) &&
                strcmp(etag + strlen(etag) - strlen(suffix), suffix) == 0;
     }
@@ -168,8 +259,14 @@ static bool completed_already(s3_client *c, s3_upload *u)
     return done;
 }
 
-static etl_status complete_upload(s3_client *c, s3_upload *u, const s3_upload_options *o)
+etl_status s3_upload_complete(s3_client *c, s3_upload *u, const s3_upload_options *o)
 {
+    if (u->done)
+        return ETL_OK;
+    if (u->upload_id == NULL)
+        return s3_host->set_error(c->ctx, ETL_ERR_PERMANENT, 0,
+                                  "S3 sink: no multipart upload of s3://%s/%s to complete",
+                                  c->bucket, u->key);
     etl_buf body = {0}, query = {0}, code = {0}, message = {0};
     if (!complete_body(u, o->crc32c, &body) || !s3_part_query(u->upload_id, 0, &query)) {
         s3_host->buf_free(&body);
@@ -214,34 +311,11 @@ static etl_status complete_upload(s3_client *c, s3_upload *u, const s3_upload_op
     s3_host->buf_free(&query);
     s3_host->buf_free(&code);
     s3_host->buf_free(&message);
-    return st;
-}
-
-static etl_status run_multipart(s3_client *c, s3_upload *u, s3_spool *sp,
-                                const s3_upload_options *o)
-{
-    int64_t total = s3_spool_size(sp);
-    int parts = (int)((total + o->part_size - 1) / o->part_size);
-    if (parts > S3_MAX_PARTS)
-        return s3_host->set_error(c->ctx, ETL_ERR_CONFIG, 0,
-                                  "S3 sink: s3://%s/%s would need %d parts of %lld bytes (S3 "
-                                  "allows %d): raise part_size or checkpoint more often",
-                                  c->bucket, u->key, parts, (long long)o->part_size, S3_MAX_PARTS);
-    if (u->etags == NULL) {
-        u->parts_total = parts;
-        u->etags = s3_host->alloc((size_t)parts * sizeof *u->etags);
-        u->crcs = s3_host->alloc((size_t)parts * sizeof *u->crcs);
-        if (u->etags == NULL || u->crcs == NULL)
-            return nomem(c);
-        memset(u->etags, 0, (size_t)parts * sizeof *u->etags);
-        memset(u->crcs, 0, (size_t)parts * sizeof *u->crcs);
-    }
-    etl_status st = u->upload_id ? ETL_OK : create_upload(c, u, o);
-    for (int k = u->parts_done; k < parts && st == ETL_OK; k++)
-        st = upload_part(c, u, sp, o, k);
-    if (st == ETL_OK)
-        st = complete_upload(c, u, o);
-    if (st == ETL_ERR_PERMANENT || st == ETL_ERR_CONFIG) {
+    if (st == ETL_OK) {
+        u->done = true;   /* nothing is left to abort */
+        s3_host->free(u->upload_id);
+        u->upload_id = NULL;
+    } else if (st == ETL_ERR_PERMANENT || st == ETL_ERR_CONFIG) {
         /* A part S3 refuses (InvalidPart, EntityTooSmall...) poisons the
          * whole upload: do not leave its parts behind. */
         s3_upload_abort(c, u);
@@ -249,41 +323,13 @@ static etl_status run_multipart(s3_client *c, s3_upload *u, s3_spool *sp,
     return st;
 }
 
-etl_status s3_upload_run(s3_client *c, s3_upload *u, s3_spool *sp, const s3_upload_options *o)
-{
-    if (u->done)
-        return ETL_OK;
-    etl_status st = s3_spool_size(sp) <= o->part_size ? put_single(c, u, sp, o)
-                                                      : run_multipart(c, u, sp, o);
-    u->done = st == ETL_OK;
-    if (u->done) {
-        /* Completed: nothing is left to abort. */
-        s3_host->free(u->upload_id);
-        u->upload_id = NULL;
-    }
-    return st;
-}
-
 void s3_upload_abort(s3_client *c, s3_upload *u)
 {
-    if (u->upload_id == NULL)
-        return;
-    etl_buf query = {0};
-    if (s3_part_query(u->upload_id, 0, &query)) {
-        etl_http_response resp = {.struct_size = sizeof resp};
-        s3_call call = {.method = "DELETE", .key = u->key, .query = query.data, .retry = true};
-        etl_status st = s3_send(c, &call, &resp);
-        if (st != ETL_OK || (resp.status != 204 && resp.status != 200 && resp.status != 404))
-            s3_host->log(c->ctx, ETL_LOG_WARN,
-                         "could not abort the multipart upload of s3://%s/%s (HTTP %d): its parts "
-                         "stay billed until a lifecycle rule (AbortIncompleteMultipartUpload) "
-                         "removes them", c->bucket, u->key, (int)resp.status);
-        s3_host->http_response_free(&resp);
-    }
-    s3_host->buf_free(&query);
+    if (u->upload_id != NULL)
+        abort_by_id(c, u->key, u->upload_id);
     s3_host->free(u->upload_id);
     u->upload_id = NULL;
-    for (int k = 0; u->etags && k < u->parts_total; k++) {
+    for (int k = 0; u->etags && k < u->parts_cap; k++) {
         s3_host->free(u->etags[k]);
         u->etags[k] = NULL;
     }
@@ -293,7 +339,7 @@ void s3_upload_abort(s3_client *c, s3_upload *u)
 
 void s3_upload_free(s3_upload *u)
 {
-    for (int k = 0; u->etags && k < u->parts_total; k++)
+    for (int k = 0; u->etags && k < u->parts_cap; k++)
         s3_host->free(u->etags[k]);
     s3_host->free(u->etags);
     s3_host->free(u->crcs);

@@ -243,6 +243,31 @@ etl_status s3_list_parse(const char *xml, size_t len, s3_list_entry_fn fn, void 
     return st;
 }
 
+etl_status s3_uploads_parse(const char *xml, size_t len, s3_upload_entry_fn fn, void *user)
+{
+    const char *end = xml + len, *rend;
+    const char *root = s3_xml_find(xml, end, "ListMultipartUploadsResult", &rend);
+    if (root == NULL)
+        return ETL_ERR_PERMANENT;
+    etl_buf key = {0}, id = {0};
+    etl_status st = ETL_OK;
+    const char *p = root, *uend, *u;
+    while (st == ETL_OK && (u = s3_xml_find(p, rend, "Upload", &uend)) != NULL) {
+        const char *kend, *iend;
+        const char *k = s3_xml_find(u, uend, "Key", &kend);
+        const char *i = s3_xml_find(u, uend, "UploadId", &iend);
+        key.len = id.len = 0;
+        if (k == NULL || i == NULL || !s3_xml_text(k, kend, &key) || !s3_xml_text(i, iend, &id))
+            st = ETL_ERR_PERMANENT;
+        else
+            st = fn(user, key.data, id.data);
+        p = uend;
+    }
+    s3_host->buf_free(&key);
+    s3_host->buf_free(&id);
+    return st;
+}
+
 static bool digits(const char *p, int n, int *out)
 {
     int v = 0;

@@ -1,5 +1,5 @@
 /* Just enough XML for S3's responses: the text of a named element, entity
- * decoding, ListObjectsV2 pages, upload ids, and <Error> bodies. S3's XML is
+ * decoding, ListObjectsV2 pages, upload ids, ListMultipartUploads, and <Error> bodies. S3's XML is
  * flat and machine-written; this reads it without a DOM and never reads
  * past the given length. */
 #ifndef ETL_S3_XML_H
@@ -36,6 +36,13 @@ typedef etl_status (*s3_list_entry_fn)(void *user, const s3_list_entry *entry);
  * not a ListBucketResult (the caller sets the error). */
 etl_status s3_list_parse(const char *xml, size_t len, s3_list_entry_fn fn, void *user,
                          bool *truncated, etl_buf *next_token);
+
+typedef etl_status (*s3_upload_entry_fn)(void *user, const char *key, const char *upload_id);
+
+/* A ListMultipartUploads answer: calls fn for each <Upload> with its Key and
+ * UploadId (decoded). ETL_ERR_PERMANENT when the body is not a
+ * ListMultipartUploadsResult or an <Upload> lacks either. */
+etl_status s3_uploads_parse(const char *xml, size_t len, s3_upload_entry_fn fn, void *user);
 
 /* "2024-12-15T10:20:30.123Z" (fraction optional) -> ms since the epoch, or
  * -1 if it is not such a time. */
