@@ -1,11 +1,13 @@
-/* The S3 sink: batches are encoded by any format into one spool per Hive
- * partition value; commit() uploads each spool as one object named from the
- * commit (<prefix><k=v/...><file_prefix>-<partition>-<seq:06d>.<ext>), by a
- * single PUT or a multipart upload, then forgets it. Nothing is visible
- * before the commit: a single PUT happens at commit, and a multipart object
- * appears only when completed. A resumed run writes the same keys with the
- * same bytes (an overwrite, never a duplicate). close() without commit
- * discards the spools and aborts an unfinished multipart upload.
+/* The S3 sink: batches are encoded by any format into one object per Hive
+ * partition value and commit, named from the commit
+ * (<prefix><k=v/...><file_prefix>-<partition>-<seq:06d>.<ext>). The name is
+ * chosen when the object's first bytes arrive, from the commit the host
+ * says comes next (next_commit), so its parts stream up while it is being
+ * written (s3_spool.h); commit() sends the rest and completes the upload,
+ * or PUTs an object smaller than a part. Nothing is visible before the
+ * commit: a multipart object appears only when completed. A resumed run
+ * writes the same keys with the same bytes (an overwrite, never a
+ * duplicate). close() without commit aborts unfinished multipart uploads.
  *
  * Per-record outcomes: an object store has no per-record failure, so a
  * write is all ETL_OK or the call fails. */
@@ -14,6 +16,7 @@
 #include "s3_spool.h"
 #include "s3_upload.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -29,8 +32,8 @@ typedef struct part_writer {
     etl_byte_sink bytes;
     s3_spool spool;
     int64_t rows;
+    bool named;                 /* the key was chosen (or could not be, outside a run) */
     bool finished;              /* the format's trailer is in the spool */
-    s3_upload upload;
 } part_writer;
 
 struct s3_sink {
@@ -44,7 +47,6 @@ struct s3_sink {
     size_t npartition_by;
     bool keep_partition_columns;
     s3_upload_options upload;
-    int64_t buffer_memory;
     part_writer **writers;
     size_t nwriters;
     int64_t rows_pending;
@@ -61,10 +63,31 @@ static etl_status nomem(s3_sink *s)
 
 /* ---- writers ----------------------------------------------------------- */
 
+static char *object_key(s3_sink *s, const part_writer *pw, const etl_commit_info *info);
+
+/* The object is named after the commit that will publish it, known now:
+ * its parts can go up while it is written. */
+static void name_object(part_writer *pw)
+{
+    s3_sink *s = pw->sink;
+    pw->named = true;
+    etl_commit_info info = {.struct_size = sizeof info};
+    bool known = s3_host->struct_size >= offsetof(etl_host_api, next_commit) +
+                                             sizeof s3_host->next_commit &&
+                 s3_host->next_commit && s3_host->next_commit(s->ctx, &info) == ETL_OK;
+    if (!known)
+        return;   /* outside a run (a test harness): the object waits whole for its commit */
+    char *key = object_key(s, pw, &info);
+    if (key)
+        s3_spool_name(&pw->spool, key);
+}
+
 static etl_status spool_bytes(void *user, const void *data, size_t len)
 {
     part_writer *pw = user;
-    return s3_spool_write(&pw->spool, pw->sink->ctx, data, len);
+    if (!pw->named)
+        name_object(pw);
+    return s3_spool_write(&pw->spool, data, len);
 }
 
 static void writer_free(part_writer *pw)
@@ -74,7 +97,6 @@ static void writer_free(part_writer *pw)
     if (pw->writer)
         s3_host->format_writer_close(pw->writer);
     s3_spool_free(&pw->spool);
-    s3_upload_free(&pw->upload);
     s3_host->free(pw->path);
     s3_host->free(pw);
 }
@@ -106,7 +128,7 @@ static etl_status add_writer(s3_sink *s, const char *path, size_t len, part_writ
     memset(pw, 0, sizeof *pw);
     pw->sink = s;
     pw->path = s3_strndup(path, len);
-    s3_spool_init(&pw->spool, s->buffer_memory);
+    s3_spool_init(&pw->spool, s->client, &s->upload);
     pw->bytes = (etl_byte_sink){.struct_size = sizeof pw->bytes, .user = pw,
                                 .name = s->client->bucket, .write = spool_bytes};
     s->writers[s->nwriters++] = pw;
@@ -260,12 +282,25 @@ static etl_status write_partitioned(s3_sink *s, const etl_batch *batch)
     return st;
 }
 
+/* Parts held back by a failure go first: an error here leaves the batch
+ * untouched, so the runner may retry the write. */
+static etl_status flush_stalled(s3_sink *s)
+{
+    etl_status st = ETL_OK;
+    for (size_t i = 0; i < s->nwriters && st == ETL_OK; i++)
+        if (s->writers[i]->spool.stalled)
+            st = s3_spool_flush(&s->writers[i]->spool);
+    return st;
+}
+
 static etl_status sink_write(void *state, const etl_batch *batch, etl_outcome *outcomes)
 {
     s3_sink *s = state;
     if (batch->num_rows == 0)
         return ETL_OK;
-    etl_status st;
+    etl_status st = flush_stalled(s);
+    if (st != ETL_OK)
+        return st;
     if (s->npartition_by > 0) {
         st = write_partitioned(s, batch);
     } else {
@@ -316,26 +351,20 @@ static etl_status publish(s3_sink *s, part_writer *pw, const etl_commit_info *in
     char *key = object_key(s, pw, info);
     if (key == NULL)
         return nomem(s);
-    if (pw->upload.key == NULL || strcmp(pw->upload.key, key) != 0) {
-        /* A commit retried under another name starts over. */
-        s3_upload_abort(s->client, &pw->upload);
-        s3_upload_free(&pw->upload);
-        pw->upload.key = key;
-    } else {
-        s3_host->free(key);
-    }
-    st = s3_upload_run(s->client, &pw->upload, &pw->spool, &s->upload);
+    st = s3_spool_publish(&pw->spool, key);
     if (st == ETL_OK)
-        s3_host->log(s->ctx, ETL_LOG_DEBUG, "wrote s3://%s/%s (%lld bytes, %lld rows)",
-                     s->client->bucket, pw->upload.key, (long long)s3_spool_size(&pw->spool),
+        s3_host->log(s->ctx, ETL_LOG_DEBUG, "wrote s3://%s/%s (%lld bytes, %d parts, %lld rows)",
+                     s->client->bucket, key, (long long)pw->spool.size,
+                     pw->spool.upload.parts_done ? pw->spool.upload.parts_done : 1,
                      (long long)pw->rows);
+    s3_host->free(key);
     return st;
 }
 
 static void drop_writers(s3_sink *s)
 {
     for (size_t i = 0; i < s->nwriters; i++) {
-        s3_upload_abort(s->client, &s->writers[i]->upload);
+        s3_spool_abort(&s->writers[i]->spool);
         writer_free(s->writers[i]);
     }
     s->nwriters = 0;
@@ -463,8 +492,6 @@ static etl_status read_upload_options(s3_sink *s, const etl_options *opts)
                                   "the parts of a multipart upload), not %lld bytes",
                                   s3_host->opt_where(opts, "part_size"),
                                   (long long)s->upload.part_size);
-    s->buffer_memory = 64LL * 1024 * 1024;
-    s3_host->opt_size(opts, "buffer_memory", &s->buffer_memory);
     const char *checksum = s3_host->opt_string(opts, "checksum");
     s->upload.crc32c = checksum == NULL || strcmp(checksum, "crc32c") == 0;
     /* sha256: the body's hash goes into the signature (S3 checks it). */
@@ -548,9 +575,9 @@ static const etl_option_spec sink_options[] = {
      .doc = "integrity check S3 verifies: crc32c (x-amz-checksum-crc32c, cheap), sha256 (the "
             "body's hash signed into each request) or none",
      .choices = "crc32c|sha256|none"},
-    {.key = "buffer_memory", .type = ETL_OPT_SIZE, .default_value = "64MiB",
-     .doc = "bytes of an object kept in memory until its commit; beyond, a temporary file "
-            "(TMPDIR) holds them"},
+    {.key = "buffer_memory", .type = ETL_OPT_SIZE,
+     .doc = "ignored (kept so that older pipelines load): objects stream part by part, each "
+            "holding at most about one part in memory"},
     {.key = "check_access", .type = ETL_OPT_BOOL, .default_value = "true",
      .doc = "list the prefix once at open, so that bad credentials or a missing bucket fail "
             "before anything is read"},

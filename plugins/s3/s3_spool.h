@@ -1,26 +1,52 @@
-/* Where a sink keeps an object's bytes between write() and commit(): in
- * memory up to a limit, then in an unlinked temporary file (nothing is left
- * behind by a crash). The key of an object is known only at commit (it
- * derives from the commit's sequence), so the upload happens then. */
+/* The bytes of one S3 object on their way up. The format writer's output
+ * arrives here. Once the object is named (its key derives from the commit
+ * that will publish it, which the host tells while writing: next_commit),
+ * each full part goes up as soon as a byte beyond it arrives: from this
+ * buffer, reused part after part, or straight from the writer's buffer
+ * when it hands over more than a part at once. So an object holds at most
+ * about one part in memory. At commit the rest goes up as the last part
+ * and the upload is completed; an object smaller than a part goes as one
+ * PUT. Nothing is visible before that: S3 shows a multipart object only
+ * once it is completed.
+ *
+ * A part that fails while the writer is writing (ETL_ERR_RETRY after the
+ * host's retries) is kept and sent again by s3_spool_flush: the writer's
+ * call must not fail half-way, since the runner would write the whole
+ * batch again. Other failures end the run (close aborts the upload). */
 #ifndef ETL_S3_SPOOL_H
 #define ETL_S3_SPOOL_H
 
-#include "s3_internal.h"
+#include "s3_upload.h"
 
 typedef struct s3_spool {
-    etl_buf mem;                /* all bytes, or the tail not yet in the file */
-    int fd;                     /* -1 while everything is in memory */
-    int64_t file_len;
-    int64_t memory_limit;
-    etl_buf scratch;            /* for reads from the file */
+    s3_client *client;
+    const s3_upload_options *opts;
+    s3_upload upload;           /* key (NULL until named), upload id, parts */
+    char *data;                 /* bytes not uploaded yet: [start, len) */
+    size_t start, len, cap;
+    uint32_t crc;               /* CRC32C of [start, len) when crc_valid */
+    bool crc_valid;
+    int64_t size;               /* bytes received */
+    bool streaming;             /* named: full parts go up */
+    bool stalled;               /* a part failed: held until s3_spool_flush */
 } s3_spool;
 
-void s3_spool_init(s3_spool *sp, int64_t memory_limit);
-etl_status s3_spool_write(s3_spool *sp, etl_ctx *ctx, const void *data, size_t len);
-int64_t s3_spool_size(const s3_spool *sp);
-/* Bytes [off, off+len): a pointer valid until the next call. NULL after
- * set_error on a read failure. */
-const char *s3_spool_view(s3_spool *sp, etl_ctx *ctx, int64_t off, size_t len);
+void s3_spool_init(s3_spool *sp, s3_client *c, const s3_upload_options *o);
+/* Starts streaming to `key` (taken over; freed by the spool). */
+void s3_spool_name(s3_spool *sp, char *key);
+/* Takes bytes from the format writer (an etl_byte_sink's write). */
+etl_status s3_spool_write(s3_spool *sp, const void *data, size_t len);
+/* Sends the full parts a failure held back; safe to call again after an
+ * error. */
+etl_status s3_spool_flush(s3_spool *sp);
+/* At commit, once the writer has finished: the object goes up under `key`,
+ * complete and visible. A retried call continues where it stopped. When
+ * parts already went up under another name (the commit is not the one the
+ * host announced), the upload is aborted and the call fails
+ * (ETL_ERR_PERMANENT). */
+etl_status s3_spool_publish(s3_spool *sp, const char *key);
+/* Aborts a started multipart upload (nothing becomes visible). */
+void s3_spool_abort(s3_spool *sp);
 void s3_spool_free(s3_spool *sp);
 
 #endif

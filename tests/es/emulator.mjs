@@ -9,10 +9,11 @@
 //   node tests/es/emulator.mjs [--port 0] [--port-file F] [--docs N] [--seed S]
 //        [--index products] [--shards 2] [--rate-429 0.1] [--rate-503 0.1]
 //        [--rate-reset 0.01] [--latency-ms 20] [--expire-pit-after N]
-//        [--retry-after S] [--max-keep-alive 24h] [--no-pit]
+//        [--retry-after S] [--no-pit] [--fault-seed N]
+//        [--basic user:pass] [--api-key id:key] [--bearer token]
 //
 // Control endpoints (never logged, never faulted):
-//   GET    /_emulator/log[?since=ms]   the request log: [{t, ms, method, path, status, index}]
+//   GET    /_emulator/log[?since=ms]   the request log: [{t, ms, method, path, query, status}]
 //   DELETE /_emulator/log              clears it
 //   GET    /_emulator/faults           the fault settings
 //   POST   /_emulator/faults           merges settings: rate_429, rate_503, rate_cb,
@@ -40,7 +41,6 @@ const SHARDS = Number(flag('shards', 2));
 const VERSION = '8.17.0';
 const MAX_RESULT_WINDOW = 10000;
 const MAX_OPEN_SCROLL = 500;
-const SHARD_DOC_MAX = '9223372036854775807';
 
 // Authentication: any of these makes every data-plane request need it.
 const auth = {
@@ -1036,4 +1036,3 @@ server.listen(port, flag('host', '127.0.0.1'), () => {
   console.error(`es-emulator: listening on http://127.0.0.1:${actual} (${docs} documents)`);
 });
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
-export { SHARD_DOC_MAX };

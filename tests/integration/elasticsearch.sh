@@ -9,8 +9,9 @@
 tap_tmpdir
 cd "$TAP_TMP" || exit 1
 
-if ! command -v node >/dev/null || ! command -v python3 >/dev/null; then
-    skip "node and python3 are needed for the Elasticsearch emulator"
+if ! command -v node >/dev/null || ! command -v python3 >/dev/null || ! command -v jq >/dev/null ||
+    ! command -v curl >/dev/null; then
+    skip "node, python3, jq and curl are needed for the Elasticsearch emulator tests"
     done_testing
     exit 0
 fi
@@ -419,7 +420,7 @@ $2
 EOF2
 }
 crash_pipeline crash.yaml ""
-crash_pipeline crash-slow.yaml "throttle: {records_per_second: 6000}"
+crash_pipeline crash-slow.yaml "throttle: {records_per_second: 3000}"
 fresh() { rm -rf out state; }
 same_as_reference() {
     if diff -r ref out >/dev/null 2>&1 && [ "$(ls -A ref)" = "$(ls -A out 2>/dev/null)" ]; then return 0; fi
@@ -467,7 +468,7 @@ done
 # Killed at random instants; every third time every PIT expires before the
 # resume, so the cursor continues in a new PIT after (updated_at, id).
 kills=0 rounds=0 round_failures=0 expiries=0
-while [ $kills -lt 12 ] && [ $rounds -lt 8 ]; do
+while [ $kills -lt 12 ] && [ $rounds -lt 12 ]; do
     rounds=$((rounds + 1))
     fresh
     for attempt in $(seq 1 20); do

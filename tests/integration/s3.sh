@@ -375,6 +375,84 @@ n=$(s3util "$ENDPOINT" uploads lake)
 [ "$n" = 0 ] && ok "... and the multipart upload was aborted" || not_ok "$n multipart uploads left open"
 s3_stop_one "$PROXY_PID"
 
+# ---- streaming: parts go up while the object is written, under the name of
+# the commit to come; the commit only sends the last part and completes.
+open_parts() { # KEY: parts uploaded to the open multipart upload of KEY (0: none)
+    s3util "$ENDPOINT" openparts lake | awk -v k="$1" '$1 == k {n = $2} END {print n + 0}'
+}
+pipeline stream.yaml "pipeline: stream
+source: {type: file, path: big.ndjson}
+sink: {type: s3, url: 's3://lake/stream/', endpoint: '$ENDPOINT', part_size: 5MiB}
+checkpoint: {every: 20000 records, store: {type: s3, url: 's3://lake/sstate/', endpoint: '$ENDPOINT'}}"
+{ ETL_FAULT=before_sink_commit:1 "$ETL_BIN" -q run stream.yaml >/dev/null 2>&1; } 2>/dev/null
+status=$?
+parts=$(open_parts stream/stream-0-000001.ndjson)
+if [ $status -eq 137 ] && [ "$parts" -eq 2 ]; then ok "streaming: killed just before its commit, 2 parts of 5 MiB were already uploaded during the writes"; else
+    not_ok "streaming: killed before the commit (exit $status): $parts parts uploaded, wanted 2"
+fi
+count_is "... and nothing is visible (no CompleteMultipartUpload yet)" lake stream/ 0
+run_etl run stream.yaml
+expect_status "the resumed run finishes" 0
+same_objects "... the object holds exactly the records" lake stream/ ref-big/big-0-000001.ndjson
+etag=$(s3util "$ENDPOINT" etag lake stream/stream-0-000001.ndjson 2>&1)
+case $etag in *-3) ok "... in 3 parts ($etag)" ;; *) not_ok "... in 3 parts: got '$etag'" ;; esac
+n=$(s3util "$ENDPOINT" uploads lake)
+[ "$n" = 0 ] && ok "... and the upload the killed run left open was aborted by the resumed run" || not_ok "$n multipart uploads left open after the resume"
+
+# A SIGKILL at a moment the upload is under way, then a resume: same bucket.
+pipeline stream-slow.yaml "$(cat stream.yaml)
+throttle: {records_per_second: 3000}"
+s3util "$ENDPOINT" ls lake stream/ >stream-ref.list
+s3util "$ENDPOINT" rm lake stream/
+s3util "$ENDPOINT" rm lake sstate/
+"$ETL_BIN" -q run stream-slow.yaml >/dev/null 2>&1 &
+pid=$!
+parts=0
+for i in $(seq 1 100); do
+    parts=$(open_parts stream/stream-0-000001.ndjson)
+    [ "$parts" -ge 1 ] && break
+    sleep 0.1
+done
+kill -KILL $pid 2>/dev/null
+{ wait $pid; } 2>/dev/null
+status=$?
+if [ $status -eq 137 ] && [ "$parts" -ge 1 ]; then ok "streaming: SIGKILL while uploading ($parts part(s) up, not completed)"; else
+    not_ok "streaming: SIGKILL while uploading (exit $status, $parts parts seen)"
+fi
+count_is "... nothing visible" lake stream/ 0
+run_etl run stream.yaml
+expect_status "... the resumed run finishes" 0
+if s3util "$ENDPOINT" ls lake stream/ | cmp -s - stream-ref.list; then ok "... the bucket is identical to the uninterrupted run's (key, size, ETag)"; else
+    not_ok "the bucket differs after a kill mid-upload"; s3util "$ENDPOINT" ls lake stream/ | sed 's/^/#   /'
+fi
+n=$(s3util "$ENDPOINT" uploads lake)
+[ "$n" = 0 ] && ok "... and no multipart upload is left open" || not_ok "$n multipart uploads left open"
+
+# A run that fails after parts went up aborts its upload at close.
+{ cat big.ndjson; echo '{"id": broken'; } >bad.ndjson
+pipeline failing.yaml "pipeline: failing
+source: {type: file, path: bad.ndjson}
+sink: {type: s3, url: 's3://lake/failing/', endpoint: '$ENDPOINT', part_size: 5MiB}"
+run_etl -v run failing.yaml
+expect_status "a run that meets a malformed record after 13 MiB fails (exit 5)" 5
+expect_stderr "... after its multipart upload had started during the writes" "multipart upload of s3://lake/failing/failing-0-000001.ndjson started"
+count_is "... nothing is visible" lake failing/ 0
+n=$(s3util "$ENDPOINT" uploads lake)
+[ "$n" = 0 ] && ok "... and close() aborted the upload (none left open)" || not_ok "$n multipart uploads left open after a failed run"
+
+# A part that still fails after the host's retries, inside a write, is kept
+# and sent again at the next write (the batch is not written twice).
+start_faultproxy "$ENDPOINT" 0 1 0 3
+pipeline held.yaml "pipeline: held
+source: {type: file, path: big.ndjson}
+sink: {type: s3, url: 's3://lake/held/', endpoint: '$PROXY_URL', part_size: 5MiB}
+retry: {max_attempts: 2, base_delay: 10ms, max_delay: 20ms}"
+run_etl run held.yaml
+expect_status "streaming: a part refused 3 times (503) with 2 attempts per request still gets through" 0
+expect_stderr "... it was held back and sent again" "part 1 of s3://lake/held/held-0-000001.ndjson is kept in memory and sent again"
+same_objects "... the object holds exactly the records (nothing twice)" lake held/ ref-big/big-0-000001.ndjson
+s3_stop_one "$PROXY_PID"
+
 # ---- Parquet written to S3, read by DuckDB
 if [ ! -f "$ETL_TEST_PLUGIN_DIR/parquet.so" ]; then
     skip "DuckDB reads the Parquet written to S3: parquet.so is not built"

@@ -2,7 +2,8 @@
 """A fault-injecting HTTP proxy for the S3 tests (Python stdlib only).
 
     faultproxy.py --listen PORT --upstream http://127.0.0.1:MOTO [--rate 0.1]
-                  [--seed N] [--slow 0.3] [--complete-error-rate R] [--log FILE]
+                  [--seed N] [--slow 0.3] [--complete-error-rate R]
+                  [--part-failures N] [--log FILE]
 
 Forwards every request unchanged (the Host header too, so SigV4 signatures
 stay valid) and, at `rate`, injects one fault, taking these kinds in turn:
@@ -14,7 +15,8 @@ stay valid) and, at `rate`, injects one fault, taking these kinds in turn:
     truncate forwarded, the answer's body cut in half (Content-Length kept)
 CompleteMultipartUpload requests also get, at complete-error-rate (the
 first one, then a fair share), a 200 whose body is an <Error> (as S3 may
-answer). Each fault is logged as one
+answer). The first `part-failures` UploadPart requests get a 503 SlowDown
+(kind "part503"), whatever the rate. Each fault is logged as one
 line "KIND METHOD PATH" to the log file.
 """
 import argparse
@@ -55,6 +57,11 @@ class Proxy(BaseHTTPRequestHandler):
                 kind = KINDS[self.server.injected % len(KINDS)]
                 self.server.injected += 1
         query = urllib.parse.urlparse(self.path).query
+        if self.command == "PUT" and "partNumber=" in query:
+            with self.server.lock:
+                if self.server.part_failures < self.server.args.part_failures:
+                    self.server.part_failures += 1
+                    return "part503"
         if self.command == "POST" and "uploadId=" in query:
             # Deterministic share: the first Complete, then every 1/rate-th.
             with self.server.lock:
@@ -102,7 +109,7 @@ class Proxy(BaseHTTPRequestHandler):
         if kind == "500":
             return self.reply(500, ERROR_BODY % ("InternalError", "We encountered an internal error. Please try again."),
                               [("Content-Type", "application/xml")])
-        if kind == "503":
+        if kind in ("503", "part503"):
             return self.reply(503, ERROR_BODY % ("SlowDown", "Please reduce your request rate."),
                               [("Content-Type", "application/xml")])
         if kind == "reset":
@@ -145,6 +152,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--slow", type=float, default=0.3)
     p.add_argument("--complete-error-rate", type=float, default=0.0)
+    p.add_argument("--part-failures", type=int, default=0)
     p.add_argument("--log")
     args = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.listen), Proxy)
@@ -156,6 +164,7 @@ def main():
     server.counts = {}
     server.injected = 0
     server.completes = 0
+    server.part_failures = 0
     server.log = open(args.log, "a") if args.log else None
     print("faultproxy on 127.0.0.1:%d -> %s" % (args.listen, args.upstream), file=sys.stderr, flush=True)
     server.serve_forever()

@@ -17,6 +17,7 @@ test/test). Commands:
     etag BUCKET KEY              the ETag (quotes removed)
     exists BUCKET KEY            1 or 0 (HEAD: no listing, so no prefix in a query)
     uploads BUCKET               number of multipart uploads in progress
+    openparts BUCKET             "key parts" per multipart upload in progress (ListParts)
     rm BUCKET PREFIX             deletes every object under PREFIX
     upload_file BUCKET KEY FILE  boto3's managed upload (the benchmark's peer)
 """
@@ -92,6 +93,10 @@ def main(argv):
             print(0)
     elif command == "uploads":
         print(len(s3.list_multipart_uploads(Bucket=args[0]).get("Uploads", [])))
+    elif command == "openparts":
+        for u in s3.list_multipart_uploads(Bucket=args[0]).get("Uploads", []):
+            parts = s3.list_parts(Bucket=args[0], Key=u["Key"], UploadId=u["UploadId"]).get("Parts", [])
+            print(u["Key"], len(parts))
     elif command == "rm":
         for o in list(objects(s3, args[0], args[1])):
             s3.delete_object(Bucket=args[0], Key=o["Key"])

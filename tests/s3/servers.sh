@@ -4,7 +4,7 @@
 #   start_moto [auth]   MOTO_URL; with auth, SigV4 is verified and an IAM
 #                       user's keys are exported as AWS_ACCESS_KEY_ID/SECRET
 #   start_s3rver DIR BUCKET...   S3RVER_URL (keys S3RVER/S3RVER)
-#   start_faultproxy UPSTREAM RATE SEED [COMPLETE_ERROR_RATE]   PROXY_URL
+#   start_faultproxy UPSTREAM RATE SEED [COMPLETE_ERROR_RATE [PART_FAILURES]]   PROXY_URL
 S3_TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 S3_PIDS=()
 
@@ -71,7 +71,8 @@ start_faultproxy() {
     local port
     port=$(s3_free_port)
     python3 "$S3_TEST_DIR/faultproxy.py" --listen "$port" --upstream "$1" --rate "$2" \
-        --seed "$3" --complete-error-rate "${4:-0}" --log "${S3_LOG_DIR:-/tmp}/faults.$$.log" \
+        --seed "$3" --complete-error-rate "${4:-0}" --part-failures "${5:-0}" \
+        --log "${S3_LOG_DIR:-/tmp}/faults.$$.log" \
         2>/dev/null &
     PROXY_PID=$!
     S3_PIDS+=("$PROXY_PID")

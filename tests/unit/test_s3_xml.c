@@ -1,7 +1,8 @@
 /* Unit tests of the S3 plugin's pure code: XML field extraction, ListObjectsV2
  * pages, <Error> bodies (including a 200 with an error), URLs in both
  * addressing styles, URI encoding, s3:// URLs, endpoints, credential
- * profiles, error classes, CRC32C, Hive partition escaping. Links the
+ * profiles, error classes, CRC32C (the SSE4.2 path against the tables and a
+ * bitwise reference), ListMultipartUploads answers, Hive partition escaping. Links the
  * plugin's files directly, with the host's real function table. */
 #include <check.h>
 #include <stdio.h>
@@ -275,6 +276,97 @@ START_TEST(crc32c)
 }
 END_TEST
 
+/* One bit at a time, straight from the definition. */
+static uint32_t crc32c_bitwise(uint32_t crc, const unsigned char *p, size_t n)
+{
+    uint32_t c = ~crc;
+    while (n--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    }
+    return ~c;
+}
+
+START_TEST(crc32c_fast_path)
+{
+    /* Lengths around the 3 x 4096-byte interleaved blocks, at odd offsets. */
+    size_t n = 64 * 1024 + 16;
+    unsigned char *data = malloc(n);
+    ck_assert_ptr_nonnull(data);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        data[i] = (unsigned char)(x >> 16);
+    }
+    const size_t lens[] = {0, 1, 7, 8, 9, 4095, 12287, 12288, 12289, 24576, 24583, 40000, 64 * 1024};
+    int checked = 0;
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        for (size_t off = 0; off < 4; off++) {
+            uint32_t want = crc32c_bitwise(0x5eed, data + off, lens[i]);
+            ck_assert_uint_eq(s3_crc32c(0x5eed, data + off, lens[i]), want);
+            ck_assert_uint_eq(s3_crc32c_portable(0x5eed, data + off, lens[i]), want);
+            checked++;
+        }
+    }
+    ck_assert_int_eq(checked, 52);
+    /* Split anywhere, the running CRC is the same. */
+    uint32_t whole = s3_crc32c(0, data, n);
+    for (size_t cut = 1; cut < n; cut += 4099)
+        ck_assert_uint_eq(s3_crc32c(s3_crc32c(0, data, cut), data + cut, n - cut), whole);
+    free(data);
+}
+END_TEST
+
+typedef struct uploads_seen {
+    int n;
+    char keys[4][64];
+    char ids[4][64];
+} uploads_seen;
+
+static etl_status note_upload(void *user, const char *key, const char *id)
+{
+    uploads_seen *seen = user;
+    ck_assert_int_lt(seen->n, 4);
+    snprintf(seen->keys[seen->n], sizeof seen->keys[0], "%s", key);
+    snprintf(seen->ids[seen->n], sizeof seen->ids[0], "%s", id);
+    seen->n++;
+    return ETL_OK;
+}
+
+START_TEST(multipart_upload_lists)
+{
+    const char *xml =
+        "<?xml version=\"1.0\"?><ListMultipartUploadsResult xmlns=\"x\"><Bucket>b</Bucket>"
+        "<KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><NextKeyMarker>k</NextKeyMarker>"
+        "<Prefix>out/a</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>"
+        "<Upload><Key>out/a.ndjson</Key><UploadId>id&amp;1</UploadId><Initiator><ID>x</ID>"
+        "</Initiator><Initiated>2024-12-15T10:20:30.000Z</Initiated></Upload>"
+        "<Upload><Key>out/a.ndjson.old</Key><UploadId>id2</UploadId></Upload>"
+        "</ListMultipartUploadsResult>";
+    uploads_seen seen = {0};
+    ck_assert_int_eq(s3_uploads_parse(xml, strlen(xml), note_upload, &seen), ETL_OK);
+    ck_assert_int_eq(seen.n, 2);
+    ck_assert_str_eq(seen.keys[0], "out/a.ndjson");
+    ck_assert_str_eq(seen.ids[0], "id&1");
+    ck_assert_str_eq(seen.keys[1], "out/a.ndjson.old");
+    ck_assert_str_eq(seen.ids[1], "id2");
+    /* None open; not such an answer; an upload without its id. */
+    const char *none = "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+                       "</ListMultipartUploadsResult>";
+    memset(&seen, 0, sizeof seen);
+    ck_assert_int_eq(s3_uploads_parse(none, strlen(none), note_upload, &seen), ETL_OK);
+    ck_assert_int_eq(seen.n, 0);
+    const char *error = "<Error><Code>NotImplemented</Code></Error>";
+    ck_assert_int_eq(s3_uploads_parse(error, strlen(error), note_upload, &seen), ETL_ERR_PERMANENT);
+    const char *broken = "<ListMultipartUploadsResult><Upload><Key>k</Key></Upload>"
+                         "</ListMultipartUploadsResult>";
+    ck_assert_int_eq(s3_uploads_parse(broken, strlen(broken), note_upload, &seen), ETL_ERR_PERMANENT);
+    ck_assert_int_eq(s3_uploads_parse(broken, 20, note_upload, &seen), ETL_ERR_PERMANENT);
+    ck_assert_int_eq(seen.n, 0);
+}
+END_TEST
+
 START_TEST(hive_paths)
 {
     etl_buf out = {0};
@@ -299,6 +391,8 @@ static Suite *s3_suite(void)
     tcase_add_test(tc, profiles);
     tcase_add_test(tc, error_classes);
     tcase_add_test(tc, crc32c);
+    tcase_add_test(tc, crc32c_fast_path);
+    tcase_add_test(tc, multipart_upload_lists);
     tcase_add_test(tc, hive_paths);
     suite_add_tcase(s, tc);
     return s;
