@@ -13,6 +13,7 @@ typedef struct aimd {
     double max_rate;             /* requests/s configured; 0: no cap */
     double rate;                 /* current allowed rate; 0: unlimited */
     double min_rate;             /* never below this */
+    double ceiling;              /* uncapped: the rate before the first cut, recovered to */
     double baseline_us;          /* typical latency when healthy */
     double recent_us;            /* EWMA of recent latency */
     int64_t samples;
@@ -24,6 +25,8 @@ typedef struct aimd {
 } aimd;
 
 void aimd_init(aimd *a, double max_rate, int64_t now_us);
+/* Latency is rising: well above the healthy baseline. */
+bool aimd_is_slow(const aimd *a);
 /* Feeds one finished request; returns true when the allowed rate changed
  * (the new one is a->rate; 0 means unlimited). */
 bool aimd_record(aimd *a, int64_t latency_us, bool overloaded, int64_t now_us);

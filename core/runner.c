@@ -934,6 +934,23 @@ int run_pipeline(const pipeline *p, const run_options *options, run_result *resu
     log_set_before_print(progress_clear);
     int status = p->checkpointing ? load_state(&r) : EXIT_OK;
     if (status == EXIT_OK && r.done) {
+        /* An incremental source continues a finished pipeline from its
+         * cursor: the new pass reads what arrived since. */
+        const etl_source_vtable *svt = p->source.connector->vtable;
+        if (svt->incremental) {
+            etl_status opened = open_stage(&r, &r.source, &p->source);
+            if (opened != ETL_OK) {
+                status = exit_status_for(opened);
+            } else if (svt->incremental(r.source.state)) {
+                r.done = false;
+                r.state.done = false;
+                r.resumed = true;
+                log_msg(ETL_LOG_INFO, "etl", "'%s' finished before; reading what is new since",
+                        p->name);
+            }
+        }
+    }
+    if (status == EXIT_OK && r.done) {
         log_msg(ETL_LOG_INFO, "etl",
                 "'%s' already finished (checkpoint %llu, %lld records); nothing to do. Run "
                 "'etl state reset' to run it again from the start.",
@@ -948,7 +965,9 @@ int run_pipeline(const pipeline *p, const run_options *options, run_result *resu
         runner_free(&r, false);
         return EXIT_OK;
     }
-    etl_status st = status == EXIT_OK ? open_stage(&r, &r.source, &p->source) : ETL_ERR_PERMANENT;
+    etl_status st = status != EXIT_OK ? ETL_ERR_PERMANENT
+                    : r.source.open ? ETL_OK
+                                    : open_stage(&r, &r.source, &p->source);
     for (size_t i = 0; st == ETL_OK && i < p->transform_count; i++)
         st = open_stage(&r, &r.transforms[i], &p->transforms[i]);
     if (st == ETL_OK)

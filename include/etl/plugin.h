@@ -313,6 +313,10 @@ typedef struct etl_source_vtable {
     /* Called after open() and before the first read(). */
     etl_status (*restore)(void *state, const char *cursor_json, size_t len);
     void (*close)(void *state);
+    /* (1.1, optional) True when this instance reads incrementally: a run
+     * that reached the end may be run again to pick up what is new since
+     * its cursor. Without it (or false), a finished pipeline stays done. */
+    bool (*incremental)(void *state);
 } etl_source_vtable;
 
 /*

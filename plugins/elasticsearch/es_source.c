@@ -970,6 +970,12 @@ static void es_source_close(void *state)
     source_free(s);
 }
 
+static bool es_source_incremental(void *state)
+{
+    es_source *s = state;
+    return es_host->opt_is_set(s->opts, "incremental");
+}
+
 const etl_source_vtable es_source_vtable = {
     .struct_size = sizeof(etl_source_vtable),
     .open = es_source_open,
@@ -977,4 +983,5 @@ const etl_source_vtable es_source_vtable = {
     .checkpoint = es_source_checkpoint,
     .restore = es_source_restore,
     .close = es_source_close,
+    .incremental = es_source_incremental,
 };

@@ -340,6 +340,8 @@ static char *object_key(s3_sink *s, const part_writer *pw, const etl_commit_info
 static etl_status publish(s3_sink *s, part_writer *pw, const etl_commit_info *info)
 {
     etl_status st = ETL_OK;
+    if (pw->spool.upload.done)
+        return ETL_OK;   /* a retried commit: this object is already visible */
     if (!pw->finished) {
         st = s3_host->format_finish(pw->writer);
         if (st != ETL_OK)

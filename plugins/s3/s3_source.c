@@ -718,6 +718,11 @@ static const etl_option_spec source_options[] = {
     {.key = NULL},
 };
 
+static bool source_incremental(void *state)
+{
+    return ((s3_source *)state)->incremental;
+}
+
 static const etl_source_vtable source_vtable = {
     .struct_size = sizeof(etl_source_vtable),
     .open = source_open,
@@ -725,6 +730,7 @@ static const etl_source_vtable source_vtable = {
     .checkpoint = source_checkpoint,
     .restore = source_restore,
     .close = source_close,
+    .incremental = source_incremental,
 };
 
 const etl_connector s3_source_connector = {

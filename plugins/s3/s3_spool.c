@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #define MIN_BUFFER (64 * 1024)
+#define COPY_SLICE (32 * 1024)
 
 void s3_spool_init(s3_spool *sp, s3_client *c, const s3_upload_options *o)
 {
@@ -57,11 +58,17 @@ static etl_status append(s3_spool *sp, const char *data, size_t len)
 {
     if (!reserve(sp, len))
         return nomem(sp);
-    memcpy(sp->data + sp->len, data, len);
-    /* Checksummed now, while the bytes are still in the cache. */
-    if (sp->crc_valid && sp->opts->crc32c)
-        sp->crc = s3_crc32c(sp->crc, data, len);
-    sp->len += len;
+    bool checksum = sp->crc_valid && sp->opts->crc32c;
+    /* Copied and checksummed a slice at a time, so that the CRC reads the
+     * slice from the L1 cache the copy just filled. */
+    for (size_t done = 0; done < len;) {
+        size_t n = len - done < COPY_SLICE ? len - done : COPY_SLICE;
+        memcpy(sp->data + sp->len, data + done, n);
+        if (checksum)
+            sp->crc = s3_crc32c(sp->crc, sp->data + sp->len, n);
+        sp->len += n;
+        done += n;
+    }
     return ETL_OK;
 }
 

@@ -33,7 +33,7 @@ START_TEST(calm_raises_additively_up_to_the_cap)
         t += SEC;
         aimd_record(&a, 10000, false, t);
     }
-    /* +5 % of the cap (1/s) per second: 10 -> 20 in 10 s, then held. */
+    /* +10 % of the cap (2/s) per second: 10 -> 20 in 5 s, then held. */
     ck_assert_double_eq_tol(a.rate, 20, 1e-9);
 }
 END_TEST
@@ -79,6 +79,43 @@ START_TEST(uncapped_source_is_cut_from_its_observed_rate_and_freed_again)
 }
 END_TEST
 
+START_TEST(jitter_of_a_fast_steady_source_is_not_a_slowdown)
+{
+    aimd a;
+    aimd_init(&a, 20, 0);
+    int64_t t = 0;
+    uint32_t seed = 12345;
+    for (int i = 0; i < 2000; i++) { /* 30 s at 20/s, 0.2 to 6 ms latencies */
+        t += 50000;
+        seed = seed * 1103515245u + 12345u;
+        int64_t latency = 200 + (int64_t)(seed >> 16) % 5800;
+        aimd_record(&a, latency, false, t);
+        ck_assert_msg(a.rate == 20, "rate cut to %f at request %d", a.rate, i);
+    }
+}
+END_TEST
+
+START_TEST(latency_back_to_normal_ends_the_slow_spell_and_recovers)
+{
+    aimd a;
+    aimd_init(&a, 20, 0);
+    int64_t t = 0;
+    for (int i = 0; i < 100; i++)
+        aimd_record(&a, 2000, false, t += 50000);
+    for (int i = 0; i < 20; i++)
+        aimd_record(&a, 200000, false, t += 300000);
+    ck_assert_double_le(a.rate, 10);
+    for (int i = 0; i < 3; i++)
+        aimd_record(&a, 2000, false, t += 100000);
+    ck_assert(!aimd_is_slow(&a));
+    for (int i = 0; i < 400 && a.rate < 20; i++)
+        aimd_record(&a, 2000, false, t += 50000);
+    ck_assert_double_eq_tol(a.rate, 20, 1e-9);
+    /* At the cap, nothing changes any more: no report. */
+    ck_assert(!aimd_record(&a, 2000, false, t += 2 * SEC));
+}
+END_TEST
+
 START_TEST(bucket_paces_at_its_rate_and_peek_does_not_take)
 {
     token_bucket b;
@@ -118,6 +155,8 @@ int main(void)
     tcase_add_test(tc, calm_raises_additively_up_to_the_cap);
     tcase_add_test(tc, rising_latency_cuts_after_a_baseline);
     tcase_add_test(tc, uncapped_source_is_cut_from_its_observed_rate_and_freed_again);
+    tcase_add_test(tc, jitter_of_a_fast_steady_source_is_not_a_slowdown);
+    tcase_add_test(tc, latency_back_to_normal_ends_the_slow_spell_and_recovers);
     tcase_add_test(tc, bucket_paces_at_its_rate_and_peek_does_not_take);
     tcase_add_test(tc, backoff_is_capped_jittered_and_honours_retry_after);
     suite_add_tcase(s, tc);
