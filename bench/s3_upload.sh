@@ -4,6 +4,7 @@
 # is not counted), RUNS runs each, medians. See bench/s3.md.
 #
 #   bench/s3_upload.sh [MB] [RUNS]      (defaults: 512 MB, 5 runs)
+#   PERF=1 bench/s3_upload.sh ...       also the sink's own CPU, from perf samples
 #
 # Needs: a build (ETL_BIN or _build/*/etl, plugins beside it), node with
 # node_modules/.bin/s3rver (npm ci), python3 with boto3, /usr/bin/time.
@@ -70,6 +71,22 @@ s3util "$S3RVER_URL" get bench boto/data.ndjson boto.out
 if cmp -s etl.out data.ndjson && cmp -s boto.out data.ndjson; then same="yes"; else same="NO"; fi
 
 GB=$(awk -v b="$BYTES" 'BEGIN {printf "%.4f", b / 1073741824}')
+
+# PERF=1: the sink's own CPU measured directly, as the share of perf samples
+# (DWARF call graphs) whose stack holds the sink's byte path (s3_spool_write,
+# which includes the uploads of parts, and sink_commit), RUNS runs, median.
+if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+    for i in $(seq 1 "$RUNS"); do
+        s3util "$S3RVER_URL" rm bench etl/
+        perf record -q -o p.data -F 4000 --call-graph dwarf,32768 "$ETL_BIN" -q run s3.yaml >/dev/null 2>&1
+        share=$(perf report -i p.data --children --sort sym -g none --stdio 2>/dev/null |
+                awk '$NF == "s3_spool_write" || $NF == "sink_commit" {s += $1} END {print s + 0}')
+        total=$(perf report -i p.data --stdio --sort sym -g none 2>/dev/null | awk '/Event count/ {print $NF}')
+        awk -v s="$share" -v t="$total" -v gb="$GB" 'BEGIN {printf "%.4f\n", s / 100 * t / 1e9 / gb}' >>perf.cpu
+    done
+    rm -f p.data
+    echo "S3 sink's own CPU by perf attribution (median of $RUNS): $(median <perf.cpu) s/GB"
+fi
 e=$(median <etl.cpu); l=$(median <local.cpu); b=$(median <boto.cpu); p=$(median <import.cpu)
 w=$(median <dd.cpu)
 awk -v e="$e" -v l="$l" -v w="$w" -v b="$b" -v p="$p" -v gb="$GB" -v runs="$RUNS" -v mb="$MB" -v same="$same" 'BEGIN {

@@ -27,6 +27,9 @@ static const etl_option_spec throttle_spec[] = {
     {"requests_per_second", ETL_OPT_DOUBLE, "0", "cap on source requests per second (0: none)", 0, NULL},
     {"records_per_second", ETL_OPT_DOUBLE, "0", "cap on records read per second (0: none)", 0, NULL},
     {"max_in_flight", ETL_OPT_INT, "1", "cap on concurrent source requests", 0, NULL},
+    {"adaptive", ETL_OPT_BOOL, "true",
+     "lower the request rate when the source answers 429/503 or slows down, raise it back "
+     "when calm (AIMD); false keeps exactly the configured rate", 0, NULL},
     {NULL, 0, NULL, NULL, 0, NULL},
 };
 static const etl_option_spec retry_spec[] = {
@@ -249,6 +252,7 @@ static void read_settings(loader *l, const ynode *root)
         options_double(throttle, "requests_per_second", &p->requests_per_second);
         options_double(throttle, "records_per_second", &p->records_per_second);
         options_int(throttle, "max_in_flight", &p->max_in_flight);
+        options_bool(throttle, "adaptive", &p->throttle_adaptive);
     }
     if (retry) {
         options_int(retry, "max_attempts", &p->retry_max_attempts);
@@ -415,6 +419,7 @@ pipeline *pipeline_load(const char *path, const char *plugin_path, etl_buf *erro
     p->batch_bytes = 8 << 20;
     p->batch_prefetch = 1;
     p->max_in_flight = 1;
+    p->throttle_adaptive = true;
     p->retry_max_attempts = 6;
     p->retry_base_ms = 200;
     p->retry_max_ms = 20000;

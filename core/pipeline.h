@@ -30,6 +30,7 @@ typedef struct pipeline {
     double requests_per_second;
     double records_per_second;
     int64_t max_in_flight;
+    bool throttle_adaptive;      /* the closed loop (AIMD) may lower the request rate */
     int64_t retry_max_attempts;
     int64_t retry_base_ms;
     int64_t retry_max_ms;

@@ -101,6 +101,8 @@ void run_metric_add(struct run *run, const char *name, int64_t delta)
 
 void run_request_finished(struct run *run, const char *who, int64_t latency_us, bool overloaded)
 {
+    if (!run->pipeline->throttle_adaptive)
+        return;
     int64_t now = monotonic_us();
     double before = run->aimd.rate;
     if (!aimd_record(&run->aimd, latency_us, overloaded, now))
