@@ -2,7 +2,9 @@
 
 #include <stdlib.h>
 
+#include "batch.h"
 #include "buf.h"
+#include "builder.h"
 #include "context.h"
 #include "options.h"
 
@@ -18,6 +20,7 @@ struct etl_format_reader {
     const etl_format_vtable *vt;
     void *state;
     etl_options *validated;
+    etl_ctx *ctx;
 };
 
 void format_use_registry(const plugin_registry *reg) { format_registry = reg; }
@@ -129,6 +132,7 @@ etl_status format_reader_open(etl_ctx *ctx, const char *format, const etl_option
         free(reader);
         return st;
     }
+    reader->ctx = ctx;
     *r = reader;
     return ETL_OK;
 }
@@ -146,4 +150,33 @@ void format_reader_close(etl_format_reader *r)
     r->vt->reader_close(r->state);
     options_free(r->validated);
     free(r);
+}
+
+etl_status format_skip(etl_format_reader *r, int64_t count, int64_t *skipped)
+{
+    *skipped = 0;
+    etl_builder *scratch = builder_new(r->ctx);
+    if (scratch == NULL)
+        return ctx_set_error(r->ctx, ETL_ERR_NOMEM, 0, "out of memory");
+    etl_status st = ETL_OK;
+    while (st == ETL_OK && *skipped < count) {
+        int64_t want = count - *skipped < 10000 ? count - *skipped : 10000;
+        st = format_read(r, scratch, want, INT64_MAX);
+        int64_t got = builder_rows(scratch);
+        *skipped += got;
+        etl_batch *dropped = NULL;
+        etl_status finished = builder_finish(scratch, &dropped);
+        if (dropped)
+            batch_release(dropped);
+        if (st == ETL_OK && finished != ETL_OK)
+            st = finished;
+        if (st == ETL_OK && got == 0)
+            st = ctx_set_error(r->ctx, ETL_ERR_PERMANENT, 0,
+                               "the format returned no records while skipping %lld of them",
+                               (long long)count);
+    }
+    builder_free(scratch);
+    if (st == ETL_END && *skipped >= count)
+        st = ETL_OK;
+    return st;
 }

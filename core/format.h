@@ -21,5 +21,6 @@ etl_status format_reader_open(etl_ctx *ctx, const char *format, const etl_option
 etl_status format_read(etl_format_reader *r, etl_builder *out, int64_t max_records,
                        int64_t max_bytes);
 void format_reader_close(etl_format_reader *r);
+etl_status format_skip(etl_format_reader *r, int64_t count, int64_t *skipped);
 
 #endif

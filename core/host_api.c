@@ -240,6 +240,7 @@ static const etl_host_api host_table = {
     .json_string = json_span_string,
     .json_quote = json_encode_string,
     .next_commit = api_next_commit,
+    .format_skip = format_skip,
 };
 
 const etl_host_api *host_api(void) { return &host_table; }

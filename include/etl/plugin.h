@@ -627,6 +627,12 @@ typedef struct etl_host_api {
      * a sink may name and stream its output (multipart parts) before the
      * commit makes it visible. The strings live as long as the run. */
     etl_status (*next_commit)(etl_ctx *ctx, etl_commit_info *out);
+
+    /* (1.1) Decodes and drops the next `count` records of a format reader
+     * (restoring a cursor that counts records into a file or object).
+     * *skipped says how many there were; ETL_END when the input ended
+     * first. */
+    etl_status (*format_skip)(etl_format_reader *r, int64_t count, int64_t *skipped);
 } etl_host_api;
 
 /* ------------------------------------------------------------------------ */

@@ -282,38 +282,20 @@ static bool locate(file_source *s, const char *file, int64_t index)
     return false;
 }
 
-/* Decodes and drops the records the cursor says were already returned. */
+/* Drops the records the cursor says were already returned. */
 static etl_status skip_records(file_source *s, int64_t records)
 {
-    etl_builder *scratch = file_host->builder_new(s->ctx);
-    if (scratch == NULL)
-        return file_host->set_error(s->ctx, ETL_ERR_NOMEM, 0, "file source: out of memory");
     etl_status st = open_current(s);
-    while (st == ETL_OK && s->records < records) {
-        int64_t want = records - s->records < 10000 ? records - s->records : 10000;
-        st = file_host->format_read(s->reader, scratch, want, INT64_MAX);
-        int64_t got = file_host->builder_rows(scratch);
-        s->records += got;
-        etl_batch *dropped = NULL;
-        etl_status fin = file_host->builder_finish(scratch, &dropped);
-        if (dropped != NULL)
-            file_host->batch_release(dropped);
-        if (st == ETL_OK && fin != ETL_OK)
-            st = fin;
-        if (st == ETL_END && s->records < records)
-            st = file_host->set_error(s->ctx, ETL_ERR_PERMANENT, 0,
-                                      "%s: the checkpoint says %lld records were read but the file "
-                                      "now has %lld: it changed since; reset the state to read "
-                                      "from the start", s->paths[s->index], (long long)records,
-                                      (long long)s->records);
-        else if (st == ETL_END)
-            st = ETL_OK;         /* the next read() moves on to the next file */
-        if (st == ETL_OK && got == 0)
-            st = file_host->set_error(s->ctx, ETL_ERR_PERMANENT, 0,
-                                      "%s: the format returned no records while skipping to the "
-                                      "checkpoint", s->paths[s->index]);
-    }
-    file_host->builder_free(scratch);
+    int64_t skipped = 0;
+    if (st == ETL_OK)
+        st = file_host->format_skip(s->reader, records, &skipped);
+    s->records += skipped;
+    if (st == ETL_END)
+        st = file_host->set_error(s->ctx, ETL_ERR_PERMANENT, 0,
+                                  "%s: the checkpoint says %lld records were read but the file "
+                                  "now has %lld: it changed since; reset the state to read "
+                                  "from the start", s->paths[s->index], (long long)records,
+                                  (long long)skipped);
     return st;
 }
 

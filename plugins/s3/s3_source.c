@@ -365,19 +365,6 @@ static etl_status source_read(void *state, etl_builder *out, int64_t max_records
 
 /* ---- the cursor ------------------------------------------------------------ */
 
-static etl_status put_json_string(etl_buf *b, const char *text)
-{
-    etl_status st = s3_host->buf_append(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)text; *p && st == ETL_OK; p++) {
-        if (*p == '"' || *p == '\\')
-            st = s3_host->buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20)
-            st = s3_host->buf_printf(b, "\\u%04x", *p);
-        else
-            st = s3_host->buf_append(b, p, 1);
-    }
-    return st == ETL_OK ? s3_host->buf_append(b, "\"", 1) : st;
-}
 
 static etl_status source_checkpoint(void *state, etl_buf *cursor)
 {
@@ -388,11 +375,11 @@ static etl_status source_checkpoint(void *state, etl_buf *cursor)
     const char *current = s->index < s->nobjects && s->records > 0 ? s->objects[s->index].key : "";
     etl_status st = s3_host->buf_printf(cursor, "{\"key\":");
     if (st == ETL_OK)
-        st = put_json_string(cursor, done);
+        st = s3_host->json_quote(cursor, done, strlen(done));
     if (st == ETL_OK)
         st = s3_host->buf_printf(cursor, ",\"current\":");
     if (st == ETL_OK)
-        st = put_json_string(cursor, current);
+        st = s3_host->json_quote(cursor, current, strlen(current));
     if (st == ETL_OK)
         st = s3_host->buf_printf(cursor, ",\"records\":%lld,\"modified_after\":%lld,"
                                          "\"listed_until\":%lld,\"complete\":%s}",
@@ -409,162 +396,48 @@ typedef struct cursor_fields {
     bool complete;
 } cursor_fields;
 
-typedef struct scan {
-    const char *p, *end;
-} scan;
-
-static void skip_ws(scan *c)
+/* The cursor is what source_checkpoint wrote; the host reads it back. */
+static bool cursor_string(etl_ctx *ctx, const char *json, size_t len, const char *key,
+                          etl_buf *out)
 {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\t' || *c->p == '\r'))
-        c->p++;
-}
-
-static bool take(scan *c, char ch)
-{
-    skip_ws(c);
-    if (c->p < c->end && *c->p == ch) {
-        c->p++;
-        return true;
-    }
-    return false;
-}
-
-static int hexv(char h)
-{
-    return h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                                          : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                                                 : -1;
-}
-
-/* Strings as source_checkpoint writes them (\u only below 0x20). */
-static bool scan_string(scan *c, etl_buf *out)
-{
+    etl_json_span v;
     out->len = 0;
-    if (!take(c, '"'))
-        return false;
-    while (c->p < c->end && *c->p != '"') {
-        char ch = *c->p++;
-        if (ch == '\\') {
-            if (c->p >= c->end)
-                return false;
-            char e = *c->p++;
-            if (e == 'u') {
-                if (c->end - c->p < 4)
-                    return false;
-                int v = 0;
-                for (int k = 0; k < 4; k++) {
-                    int h = hexv(c->p[k]);
-                    if (h < 0)
-                        return false;
-                    v = v * 16 + h;
-                }
-                if (v >= 0x80 || v == 0)
-                    return false;
-                c->p += 4;
-                ch = (char)v;
-            } else if (e == '"' || e == '\\' || e == '/') {
-                ch = e;
-            } else {
-                return false;
-            }
-        }
-        if (s3_host->buf_append(out, &ch, 1) != ETL_OK)
-            return false;
-    }
-    return c->p < c->end && *c->p++ == '"' && s3_host->buf_append(out, "", 1) == ETL_OK &&
-           (out->len--, true);
+    return s3_host->json_find(ctx, json, len, key, &v) == ETL_OK &&
+           s3_host->json_string(&v, out) == ETL_OK && s3_host->buf_append(out, "", 0) == ETL_OK;
 }
 
-static bool scan_int(scan *c, int64_t *out)
+static bool cursor_int(etl_ctx *ctx, const char *json, size_t len, const char *key, int64_t *out)
 {
-    skip_ws(c);
-    bool negative = c->p < c->end && *c->p == '-';
-    c->p += negative;
-    const char *start = c->p;
-    int64_t v = 0;
-    while (c->p < c->end && *c->p >= '0' && *c->p <= '9' && v < INT64_MAX / 10 - 9)
-        v = v * 10 + (*c->p++ - '0');
-    *out = negative ? -v : v;
-    return c->p > start;
+    etl_json_span v;
+    return s3_host->json_find(ctx, json, len, key, &v) == ETL_OK && s3_host->json_int64(&v, out);
 }
 
-static bool scan_bool(scan *c, bool *out)
+static bool parse_cursor(etl_ctx *ctx, const char *json, size_t len, cursor_fields *f)
 {
-    skip_ws(c);
-    if (c->end - c->p >= 4 && memcmp(c->p, "true", 4) == 0) {
-        c->p += 4;
-        return *out = true;
-    }
-    if (c->end - c->p >= 5 && memcmp(c->p, "false", 5) == 0) {
-        c->p += 5;
-        *out = false;
-        return true;
-    }
-    return false;
+    etl_json_span v;
+    return cursor_string(ctx, json, len, "key", &f->key) &&
+           cursor_string(ctx, json, len, "current", &f->current) &&
+           cursor_int(ctx, json, len, "records", &f->records) && f->records >= 0 &&
+           cursor_int(ctx, json, len, "modified_after", &f->since) &&
+           cursor_int(ctx, json, len, "listed_until", &f->until) &&
+           s3_host->json_find(ctx, json, len, "complete", &v) == ETL_OK &&
+           s3_host->json_bool(&v, &f->complete);
 }
 
-static bool parse_cursor(const char *json, size_t len, cursor_fields *f)
-{
-    scan c = {json, json + len};
-    int seen = 0;
-    if (!take(&c, '{'))
-        return false;
-    etl_buf name = {0};
-    bool ok = true;
-    do {
-        ok = scan_string(&c, &name) && take(&c, ':');
-        const char *n = ok ? name.data : "";
-        if (ok && strcmp(n, "key") == 0)
-            ok = scan_string(&c, &f->key), seen |= 1;
-        else if (ok && strcmp(n, "current") == 0)
-            ok = scan_string(&c, &f->current), seen |= 2;
-        else if (ok && strcmp(n, "records") == 0)
-            ok = scan_int(&c, &f->records), seen |= 4;
-        else if (ok && strcmp(n, "modified_after") == 0)
-            ok = scan_int(&c, &f->since), seen |= 8;
-        else if (ok && strcmp(n, "listed_until") == 0)
-            ok = scan_int(&c, &f->until), seen |= 16;
-        else if (ok && strcmp(n, "complete") == 0)
-            ok = scan_bool(&c, &f->complete), seen |= 32;
-        else
-            ok = false;
-    } while (ok && take(&c, ','));
-    s3_host->buf_free(&name);
-    return ok && take(&c, '}') && seen == 63 && f->records >= 0;
-}
-
-/* Decodes and drops the records the cursor says were already returned. */
+/* Drops the records the cursor says were already returned. */
 static etl_status skip_records(s3_source *s, int64_t records)
 {
-    etl_builder *scratch = s3_host->builder_new(s->ctx);
-    if (scratch == NULL)
-        return nomem(s);
     etl_status st = open_current(s);
-    while (st == ETL_OK && s->records < records) {
-        int64_t want = records - s->records < 10000 ? records - s->records : 10000;
-        st = s3_host->format_read(s->reader, scratch, want, INT64_MAX);
-        int64_t got = s3_host->builder_rows(scratch);
-        s->records += got;
-        etl_batch *dropped = NULL;
-        etl_status fin = s3_host->builder_finish(scratch, &dropped);
-        if (dropped)
-            s3_host->batch_release(dropped);
-        if (st == ETL_OK && fin != ETL_OK)
-            st = fin;
-        if (st == ETL_END && s->records < records)
-            st = s3_host->set_error(s->ctx, ETL_ERR_PERMANENT, 0,
-                                    "S3 source: the checkpoint says %lld records of s3://%s/%s "
-                                    "were read but it now has %lld: it changed; reset the state",
-                                    (long long)records, s->client->bucket,
-                                    s->objects[s->index].key, (long long)s->records);
-        else if (st == ETL_END)
-            st = ETL_OK;
-        if (st == ETL_OK && got == 0)
-            st = s3_host->set_error(s->ctx, ETL_ERR_PERMANENT, 0,
-                                    "S3 source: the format returned no records while skipping "
-                                    "to the checkpoint");
-    }
-    s3_host->builder_free(scratch);
+    int64_t skipped = 0;
+    if (st == ETL_OK)
+        st = s3_host->format_skip(s->reader, records, &skipped);
+    s->records += skipped;
+    if (st == ETL_END)
+        st = s3_host->set_error(s->ctx, ETL_ERR_PERMANENT, 0,
+                                "S3 source: the checkpoint says %lld records of s3://%s/%s "
+                                "were read but it now has %lld: it changed; reset the state",
+                                (long long)records, s->client->bucket, s->objects[s->index].key,
+                                (long long)skipped);
     return st;
 }
 
@@ -587,7 +460,7 @@ static etl_status source_restore(void *state, const char *json, size_t len)
     s3_source *s = state;
     cursor_fields f = {0};
     etl_status st = ETL_OK;
-    if (!parse_cursor(json, len, &f)) {
+    if (!parse_cursor(s->ctx, json, len, &f)) {
         st = s3_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
                                 "S3 source: the saved cursor '%.*s' is not one this source "
                                 "writes; reset the pipeline's state",
