@@ -10,6 +10,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 "$top/tests/install-deps.sh" || { echo "tests: 0 passed, 1 failed"; exit 1; }
 
+# The suites written by others (JSONTestSuite, AWS SigV4 vectors) sit in
+# ../shared/data; say so explicitly so that distcheck's copy finds them too.
+[ -d "$top/../shared/data" ] && export ETL_SHARED_DATA="$(cd "$top/../shared/data" && pwd)"
+
 passed=0 failed=0 skipped=0
 tally() {   # tally BUILD_DIR: adds the counts of its test-suite.log
     local log=$1/test-suite.log
