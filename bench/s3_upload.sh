@@ -1,7 +1,7 @@
 #!/bin/bash
 # Client-side CPU time (user + sys) per GB uploaded: etl's S3 sink against
 # boto3's upload_file, same bytes, same local server (s3rver, whose own CPU
-# is not counted), RUNS runs each, medians. See bench/s3.md.
+# is not counted), RUNS runs each, medians. See docs/benchmarks.md.
 #
 #   bench/s3_upload.sh [MB] [RUNS]      (defaults: 512 MB, 5 runs)
 #   PERF=1 bench/s3_upload.sh ...       also the sink's own CPU, from perf samples
