@@ -20,6 +20,7 @@ etl_ctx *ctx_new(const char *label, struct run *run)
 
 void ctx_free(etl_ctx *ctx)
 {
+    host_http_async_release(ctx);
     host_http_release(ctx);
     free(ctx);
 }

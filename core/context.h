@@ -15,6 +15,7 @@ struct etl_ctx {
     char message[2048];
     struct run *run;             /* NULL outside a run (unit tests, conformance) */
     struct http_client *http;    /* kept connection of http_send, or NULL */
+    struct http_async *async;    /* the worker of http_start, or NULL */
 };
 
 etl_ctx *ctx_new(const char *label, struct run *run);

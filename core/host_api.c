@@ -76,9 +76,7 @@ static etl_status api_request_acquire(etl_ctx *ctx)
                              "%s asked for a request slot with %lld in flight "
                              "(throttle.max_in_flight is %lld): it must call request_done first",
                              ctx->label, (long long)run->in_flight, (long long)max);
-    run->source_counts_requests = true;
-    int64_t wait = bucket_take(&run->request_bucket, 1, monotonic_us());
-    sleep_us_interruptible(wait, run->interrupted);
+    sleep_us_interruptible(run_request_slot(run), run->interrupted);
     run->in_flight++;
     run_metric_add(run, "requests", 1);
     return ETL_OK;
@@ -241,6 +239,8 @@ static const etl_host_api host_table = {
     .json_quote = json_encode_string,
     .next_commit = api_next_commit,
     .format_skip = format_skip,
+    .http_start = host_http_start,
+    .http_wait = host_http_wait,
 };
 
 const etl_host_api *host_api(void) { return &host_table; }

@@ -108,9 +108,7 @@ etl_status host_http_send(etl_ctx *ctx, const etl_http_request *req, etl_http_re
     for (int attempt = 1;; attempt++) {
         bool throttled = ctx->run && !(r.flags & ETL_HTTP_NO_THROTTLE);
         if (throttled) {
-            ctx->run->source_counts_requests = true;
-            int64_t wait = bucket_take(&ctx->run->request_bucket, 1, monotonic_us());
-            sleep_us_interruptible(wait, &run_interrupted);
+            sleep_us_interruptible(run_request_slot(ctx->run), &run_interrupted);
             run_metric_add(ctx->run, "requests", 1);
         }
         http_request hr = {

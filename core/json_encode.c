@@ -2,6 +2,7 @@
 
 #include "buf.h"
 #include "context.h"
+#include "json_scan.h"
 #include "json_tokenizer.h"
 
 #include <locale.h>
@@ -173,37 +174,38 @@ static void put_escaped_byte(writer *w, unsigned char c)
     }
 }
 
+static inline bool plain_ascii(uint8_t c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* Copies runs that need no escaping in one append each; the run scan is
+ * the tokenizer's (SIMD), and valid UTF-8 sequences extend a run. */
 static void put_string(writer *w, const char *s, size_t len)
 {
-    const char *end = s + len;
+    const uint8_t *p = (const uint8_t *)s, *end = p + len;
     put_char(w, '"');
-    while (s < end) {
-        const char *run = s;
+    while (p < end) {
+        const uint8_t *run = p;
         for (;;) {
-            unsigned char c = (unsigned char)*s;
-            if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-                if (++s == end)
-                    break;
-                continue;
-            }
-            if (c < 0x80)
+            p = json_skip_plain_run(p, end);
+            while (p < end && plain_ascii(*p))
+                p++;
+            if (p == end || *p < 0x80)
                 break;
-            int n = jt_utf8_sequence_length(s, end);
+            int n = jt_utf8_sequence_length((const char *)p, (const char *)end);
             if (n <= 0)
                 break;
-            s += n;
-            if (s == end)
-                break;
+            p += n;
         }
-        put(w, run, (size_t)(s - run));
-        if (s == end)
+        put(w, run, (size_t)(p - run));
+        if (p == end)
             break;
-        if ((unsigned char)*s < 0x80) {
-            put_escaped_byte(w, (unsigned char)*s);
-        } else {
+        if (*p < 0x80)
+            put_escaped_byte(w, *p);
+        else
             put(w, "\xEF\xBF\xBD", 3);   /* not UTF-8: U+FFFD */
-        }
-        s++;
+        p++;
     }
     put_char(w, '"');
 }
@@ -242,14 +244,30 @@ static void civil_from_days(int64_t days, int64_t *year, int *month, int *day)
     *year = yoe + era * 400 + (*month <= 2);
 }
 
+static char *two_digits(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+/* Writes the date at text (room for 40 bytes); returns its length. The
+ * common years are written by hand: printf is the bulk of the cost of a
+ * timestamp column otherwise. */
 static int format_date(char *text, size_t cap, int64_t days)
 {
     int64_t year;
     int month, day;
     civil_from_days(days, &year, &month, &day);
-    /* ISO 8601 expanded years outside 0000-9999. */
-    const char *year_format = (year >= 0 && year <= 9999) ? "%04lld-%02d-%02d" : "%+05lld-%02d-%02d";
-    return snprintf(text, cap, year_format, (long long)year, month, day);
+    if (year < 0 || year > 9999)   /* ISO 8601 expanded years */
+        return snprintf(text, cap, "%+05lld-%02d-%02d", (long long)year, month, day);
+    char *p = two_digits(text, (int)(year / 100));
+    p = two_digits(p, (int)(year % 100));
+    *p++ = '-';
+    p = two_digits(p, month);
+    *p++ = '-';
+    p = two_digits(p, day);
+    return (int)(p - text);
 }
 
 static void put_date(writer *w, int32_t days)
@@ -271,18 +289,26 @@ static void put_timestamp(writer *w, int64_t us)
         rest += us_per_day;
         days--;
     }
-    int64_t seconds = rest / 1000000, fraction = rest % 1000000;
+    int seconds = (int)(rest / 1000000), fraction = (int)(rest % 1000000);
     char text[80];
-    int len = format_date(text + 1, 40, days);
-    len += snprintf(text + 1 + len, sizeof text - 1 - (size_t)len, "T%02d:%02d:%02d",
-                    (int)(seconds / 3600), (int)(seconds / 60 % 60), (int)(seconds % 60));
-    if (fraction % 1000 == 0 && fraction != 0)
-        len += snprintf(text + 1 + len, sizeof text - 1 - (size_t)len, ".%03d", (int)(fraction / 1000));
-    else if (fraction != 0)
-        len += snprintf(text + 1 + len, sizeof text - 1 - (size_t)len, ".%06d", (int)fraction);
     text[0] = '"';
-    memcpy(text + 1 + len, "Z\"", 2);
-    put(w, text, (size_t)len + 3);
+    char *p = text + 1 + format_date(text + 1, 40, days);
+    *p++ = 'T';
+    p = two_digits(p, seconds / 3600);
+    *p++ = ':';
+    p = two_digits(p, seconds / 60 % 60);
+    *p++ = ':';
+    p = two_digits(p, seconds % 60);
+    if (fraction != 0) {
+        bool millis = fraction % 1000 == 0;
+        int digits = millis ? 3 : 6, value = millis ? fraction / 1000 : fraction;
+        *p++ = '.';
+        for (int k = digits - 1; k >= 0; k--, value /= 10)
+            p[k] = (char)('0' + value % 10);
+        p += digits;
+    }
+    memcpy(p, "Z\"", 2);
+    put(w, text, (size_t)(p + 2 - text));
 }
 
 __extension__ typedef unsigned __int128 u128;

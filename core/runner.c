@@ -104,10 +104,14 @@ void run_request_finished(struct run *run, const char *who, int64_t latency_us, 
     if (!run->pipeline->throttle_adaptive)
         return;
     int64_t now = monotonic_us();
+    pthread_mutex_lock(&run->throttle_lock);
     double before = run->aimd.rate;
-    if (!aimd_record(&run->aimd, latency_us, overloaded, now))
+    bool changed = aimd_record(&run->aimd, latency_us, overloaded, now);
+    if (changed)
+        bucket_set_rate(&run->request_bucket, run->aimd.rate, now);
+    pthread_mutex_unlock(&run->throttle_lock);
+    if (!changed)
         return;
-    bucket_set_rate(&run->request_bucket, run->aimd.rate, now);
     run_metric_add(run, "rate_changes", 1);
     if (run->aimd.rate > 0 && (before == 0 || run->aimd.rate < before))
         log_msg(ETL_LOG_WARN, who,
@@ -116,6 +120,15 @@ void run_request_finished(struct run *run, const char *who, int64_t latency_us, 
     else if (run->aimd.rate == 0 || run->aimd.rate >= run->aimd.max_rate)
         log_msg(ETL_LOG_INFO, who, "request rate back to %s",
                 run->aimd.rate > 0 ? "its configured cap" : "unlimited");
+}
+
+int64_t run_request_slot(struct run *run)
+{
+    pthread_mutex_lock(&run->throttle_lock);
+    run->source_counts_requests = true;
+    int64_t wait = bucket_take(&run->request_bucket, 1, monotonic_us());
+    pthread_mutex_unlock(&run->throttle_lock);
+    return wait;
 }
 
 int64_t run_remaining_us(struct run *run)
@@ -865,6 +878,7 @@ static void runner_init(runner *r, const pipeline *p, const run_options *options
     r->run.pipeline = p;
     r->run.interrupted = &run_interrupted;
     pthread_mutex_init(&r->run.lock, NULL);
+    pthread_mutex_init(&r->run.throttle_lock, NULL);
     bucket_init(&r->run.request_bucket, p->requests_per_second, p->requests_per_second);
     aimd_init(&r->run.aimd, p->requests_per_second, monotonic_us());
     bucket_init(&r->run.record_bucket, p->records_per_second, p->records_per_second);
@@ -894,6 +908,7 @@ static void runner_free(runner *r, bool discard)
     free(r->last_cursor);
     free(r->last_schema);
     pthread_mutex_destroy(&r->run.lock);
+    pthread_mutex_destroy(&r->run.throttle_lock);
 }
 
 static void init_budget(runner *r, const run_options *options)

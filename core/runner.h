@@ -40,6 +40,9 @@ struct run {
     /* Guards what the reader thread and the pipeline thread both touch:
      * metrics, the budget's measurements. */
     pthread_mutex_t lock;
+    /* Guards the request bucket and the closed loop: a source's requests
+     * may run on a host thread (http_start) beside its reader. */
+    pthread_mutex_t throttle_lock;
 };
 
 typedef struct run_options {
@@ -76,6 +79,9 @@ int64_t run_metric_value(struct run *run, const char *name);
 /* Microseconds a plugin may still spend (INT64_MAX without a budget); safe
  * from any thread. */
 int64_t run_remaining_us(struct run *run);
+/* Takes one request token and returns the microseconds to wait before
+ * sending; marks the source as pacing its own requests. Any thread. */
+int64_t run_request_slot(struct run *run);
 
 /* Feeds one finished source request into the closed loop (AIMD) and
  * applies a new rate to the request bucket. */

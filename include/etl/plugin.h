@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define ETL_ABI_MAJOR 1
-#define ETL_ABI_MINOR 1
+#define ETL_ABI_MINOR 2
 
 /* ------------------------------------------------------------------------ */
 /* Apache Arrow C Data Interface (declared from the public specification).   */
@@ -633,6 +633,19 @@ typedef struct etl_host_api {
      * *skipped says how many there were; ETL_END when the input ended
      * first. */
     etl_status (*format_skip)(etl_format_reader *r, int64_t count, int64_t *skipped);
+
+    /* -- (1.2) one HTTP request in the background ----------------------- */
+    /* http_send on a host thread: http_start returns at once and
+     * http_wait blocks until the request is done, returning what http_send
+     * would have (and setting the error on ctx). It lets the server work
+     * on the next page while the connector decodes the last one. One
+     * request per ctx at a time; everything `req` points to (URL, headers,
+     * body) must stay valid until http_wait returns. The request runs on a
+     * connection of its own and is throttled, retried and budgeted like
+     * http_send; the connector may use its ctx meanwhile. A ctx closed with
+     * a request outstanding waits for it. */
+    etl_status (*http_start)(etl_ctx *ctx, const etl_http_request *req);
+    etl_status (*http_wait)(etl_ctx *ctx, etl_http_response *resp);
 } etl_host_api;
 
 /* ------------------------------------------------------------------------ */

@@ -1,5 +1,7 @@
 #include "es_client.h"
 
+#include <stddef.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,22 +195,25 @@ void es_conn_close(es_conn *c)
     *c = (es_conn){0};
 }
 
-etl_status es_send(es_conn *c, const char *method, const char *path, const char *body,
-                   size_t len, uint32_t flags, etl_http_response *resp)
+/* The request for `path` on this connection; p keeps what it points to. */
+static bool fill_request(es_conn *c, es_request *p, const char *method, const char *path,
+                         const char *body, size_t len, uint32_t flags)
 {
-    es_str url = {0};
-    es_str_cat(&url, c->base);
-    es_str_cat(&url, path);
-    const char *names[3] = {"Accept", "Content-Type", "Authorization"};
-    const char *values[3] = {"application/json",
-                             (flags & ES_NDJSON) ? "application/x-ndjson" : "application/json",
-                             c->authorization};
-    etl_http_request req = {
-        .struct_size = sizeof req,
+    es_str_reset(&p->url);
+    es_str_cat(&p->url, c->base);
+    es_str_cat(&p->url, path);
+    p->names[0] = "Accept";
+    p->names[1] = "Content-Type";
+    p->names[2] = "Authorization";
+    p->values[0] = "application/json";
+    p->values[1] = (flags & ES_NDJSON) ? "application/x-ndjson" : "application/json";
+    p->values[2] = c->authorization;
+    p->req = (etl_http_request){
+        .struct_size = sizeof p->req,
         .method = method,
-        .url = es_str_cstr(&url),
-        .header_names = names,
-        .header_values = values,
+        .url = es_str_cstr(&p->url),
+        .header_names = p->names,
+        .header_values = p->values,
         .header_count = c->authorization ? 3 : 2,
         .body = body,
         .body_len = body ? len : 0,
@@ -221,11 +226,47 @@ etl_status es_send(es_conn *c, const char *method, const char *path, const char 
         .secret_access_key = c->secret_key,
         .session_token = c->session_token,
     };
+    return es_str_ok(&p->url);
+}
+
+etl_status es_send(es_conn *c, const char *method, const char *path, const char *body,
+                   size_t len, uint32_t flags, etl_http_response *resp)
+{
+    es_request r = {0};
     *resp = (etl_http_response){.struct_size = sizeof *resp};
-    etl_status st = es_str_ok(&url) ? es_host->http_send(c->ctx, &req, resp)
-                                    : es_host->set_error(c->ctx, ETL_ERR_NOMEM, 0, "out of memory");
-    es_str_free(&url);
+    etl_status st = fill_request(c, &r, method, path, body, len, flags)
+                        ? es_host->http_send(c->ctx, &r.req, resp)
+                        : es_host->set_error(c->ctx, ETL_ERR_NOMEM, 0, "out of memory");
+    es_str_free(&r.url);
     return st;
+}
+
+bool es_can_start(void)
+{
+    return es_host->abi_minor >= 2 &&
+           es_host->struct_size >= offsetof(etl_host_api, http_wait) + sizeof es_host->http_wait;
+}
+
+etl_status es_start(es_conn *c, es_request *r, const char *method, const char *path,
+                    const char *body, size_t len, uint32_t flags)
+{
+    if (!fill_request(c, r, method, path, body, len, flags))
+        return es_host->set_error(c->ctx, ETL_ERR_NOMEM, 0, "out of memory");
+    etl_status st = es_host->http_start(c->ctx, &r->req);
+    r->started = st == ETL_OK;
+    return st;
+}
+
+etl_status es_wait(es_conn *c, es_request *r, etl_http_response *resp)
+{
+    *resp = (etl_http_response){.struct_size = sizeof *resp};
+    r->started = false;
+    return es_host->http_wait(c->ctx, resp);
+}
+
+void es_request_free(es_request *r)
+{
+    es_str_free(&r->url);
 }
 
 /* ------------------------------------------------------------------ errors */

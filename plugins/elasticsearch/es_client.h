@@ -32,6 +32,24 @@ void es_conn_close(es_conn *c);
 etl_status es_send(es_conn *c, const char *method, const char *path, const char *body,
                    size_t len, uint32_t flags, etl_http_response *resp);
 
+/* A request sent in the background (host ABI 1.2 http_start): the server
+ * prepares the next page while the connector decodes the last one. The
+ * request keeps its URL and headers alive; the body stays the caller's. */
+typedef struct es_request {
+    es_str url;
+    const char *names[3], *values[3];
+    etl_http_request req;
+    bool started;                /* waiting for es_wait */
+} es_request;
+
+/* Whether the host offers http_start (ABI 1.2). */
+bool es_can_start(void);
+etl_status es_start(es_conn *c, es_request *r, const char *method, const char *path,
+                    const char *body, size_t len, uint32_t flags);
+/* Collects the response of es_start: as es_send would have returned it. */
+etl_status es_wait(es_conn *c, es_request *r, etl_http_response *resp);
+void es_request_free(es_request *r);
+
 /* ------------------------------------------------------------------ errors */
 typedef struct es_error {
     int status;                  /* HTTP status */

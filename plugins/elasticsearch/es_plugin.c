@@ -53,6 +53,8 @@ const etl_option_spec es_source_options[] = {
      .doc = "column that receives each document's _id (none by default)"},
     {.key = "count", .type = ETL_OPT_BOOL, .default_value = "true",
      .doc = "ask _count first, for progress and ETA"},
+    {.key = "prefetch", .type = ETL_OPT_BOOL, .default_value = "true",
+     .doc = "ask for the next page while this one is decoded (one request in flight still)"},
     {.key = NULL},
 };
 

@@ -57,6 +57,13 @@ typedef struct es_source {
     bool ended;                  /* read() returned ETL_END */
     bool position_pending;       /* hits[next-1] is newer than cur */
     es_str scratch, body;
+    /* the next page, asked for as soon as this one came (option prefetch):
+     * the cluster works on it while this page is decoded */
+    bool prefetch;
+    es_request ahead;
+    es_str ahead_body;
+    char ahead_path[64];
+    int64_t ahead_size;
 } es_source;
 
 /* ------------------------------------------------------------------ helpers */
@@ -631,44 +638,114 @@ static etl_status take_page(es_source *s, const char *what, int64_t size)
     return ETL_OK;
 }
 
+/* The request for the page after this one, built as if its last hit had
+ * been returned (which it will have been when the page is needed). */
+static bool build_ahead(es_source *s, int64_t size)
+{
+    es_str_reset(&s->ahead_body);
+    if (s->scroll) {
+        if (s->scroll_id == NULL)
+            return false;
+        snprintf(s->ahead_path, sizeof s->ahead_path, "/_search/scroll");
+        es_str_printf(&s->ahead_body, "{\"scroll\":\"%s\",\"scroll_id\":", s->keep_alive);
+        es_str_json_string(&s->ahead_body, s->scroll_id, strlen(s->scroll_id));
+        es_str_add(&s->ahead_body, "}", 1);
+        return es_str_ok(&s->ahead_body);
+    }
+    es_cursor next;
+    if (s->pit_id == NULL || !es_cursor_init(&next, (const char *const *)s->cur.keys, s->cur.nkeys))
+        return false;
+    bool ok = es_cursor_take(&next, s->hits[s->nhits - 1].sort, s->pit_id);
+    if (ok) {
+        es_cursor current = s->cur;
+        bool same_pit = s->same_pit;
+        s->cur = next;
+        s->same_pit = true;
+        build_search(s, size, &s->ahead_body);
+        next = s->cur;
+        s->cur = current;
+        s->same_pit = same_pit;
+        snprintf(s->ahead_path, sizeof s->ahead_path, "/_search");
+    }
+    es_cursor_free(&next);
+    return ok && es_str_ok(&s->ahead_body);
+}
+
+static void start_ahead(es_source *s, int64_t size)
+{
+    if (!s->prefetch || s->last_page || s->nhits == 0 || !build_ahead(s, size))
+        return;
+    s->ahead_size = size;
+    /* A failure to start only means the next page is asked for when needed. */
+    es_start(&s->conn, &s->ahead, "POST", s->ahead_path, s->ahead_body.p, s->ahead_body.n,
+             ETL_HTTP_RETRY);
+}
+
+/* Drops the page asked for ahead (a restore moved the cursor, or the
+ * source closes). */
+static void cancel_ahead(es_source *s)
+{
+    if (!s->ahead.started)
+        return;
+    etl_http_response dropped;
+    es_wait(&s->conn, &s->ahead, &dropped);
+    es_host->http_response_free(&dropped);
+}
+
+/* Sends the request for the next page, or collects the one sent ahead. */
+static etl_status send_page_request(es_source *s, int64_t *size, char *path, size_t cap)
+{
+    if (s->ahead.started) {
+        snprintf(path, cap, "%s", s->ahead_path);
+        *size = s->ahead_size;
+        release_page(s);
+        return es_wait(&s->conn, &s->ahead, &s->page);
+    }
+    if (!s->scroll && s->pit_id == NULL) {
+        etl_status st = open_pit(s);
+        if (st != ETL_OK)
+            return st;
+        if (!s->scroll)
+            s->same_pit = false;
+    }
+    if (s->scroll && s->scroll_id) {
+        snprintf(path, cap, "/_search/scroll");
+        es_str_reset(&s->body);
+        es_str_printf(&s->body, "{\"scroll\":\"%s\",\"scroll_id\":", s->keep_alive);
+        es_str_json_string(&s->body, s->scroll_id, strlen(s->scroll_id));
+        es_str_add(&s->body, "}", 1);
+    } else {
+        if (s->scroll)
+            snprintf(path, cap, "%s/_search?scroll=%s", s->index_path, s->keep_alive);
+        else
+            snprintf(path, cap, "/_search");
+        build_search(s, *size, &s->body);
+    }
+    if (!es_str_ok(&s->body))
+        return nomem(s);
+    release_page(s);
+    return es_send(&s->conn, "POST", path, s->body.p, s->body.n, ETL_HTTP_RETRY, &s->page);
+}
+
 /* One request; on 404 search_context_missing_exception the context is
  * reopened (a PIT) or restarted (a scroll) after the cursor. */
 static etl_status request_page(es_source *s, int64_t size)
 {
     for (int attempt = 1;; attempt++) {
-        if (!s->scroll && s->pit_id == NULL) {
-            etl_status st = open_pit(s);
-            if (st != ETL_OK)
-                return st;
-            if (!s->scroll)
-                s->same_pit = false;
-        }
         const char *method = "POST";
         char path[512];
-        if (s->scroll && s->scroll_id) {
-            snprintf(path, sizeof path, "/_search/scroll");
-            es_str_reset(&s->body);
-            es_str_printf(&s->body, "{\"scroll\":\"%s\",\"scroll_id\":", s->keep_alive);
-            es_str_json_string(&s->body, s->scroll_id, strlen(s->scroll_id));
-            es_str_add(&s->body, "}", 1);
-        } else {
-            if (s->scroll)
-                snprintf(path, sizeof path, "%s/_search?scroll=%s", s->index_path, s->keep_alive);
-            else
-                snprintf(path, sizeof path, "/_search");
-            build_search(s, size, &s->body);
-        }
-        if (!es_str_ok(&s->body))
-            return nomem(s);
-        release_page(s);
-        etl_status st = es_send(&s->conn, method, path, s->body.p, s->body.n, ETL_HTTP_RETRY, &s->page);
+        etl_status st = send_page_request(s, &size, path, sizeof path);
         s->page_held = true;
         if (st != ETL_OK)
             return st;
         char what[600];
         snprintf(what, sizeof what, "%s %s%s", method, s->conn.base, path);
-        if (s->page.status == 200)
-            return take_page(s, what, size);
+        if (s->page.status == 200) {
+            st = take_page(s, what, size);
+            if (st == ETL_OK)
+                start_ahead(s, size);
+            return st;
+        }
         es_error e;
         es_error_parse(s->page.body.data, s->page.body.len, s->page.status, &e);
         if (!es_error_is_context_missing(&e) || attempt >= REOPEN_ATTEMPTS)
@@ -758,6 +835,9 @@ static etl_status emit(es_source *s, etl_builder *out, const es_hit *h)
 
 static void source_free(es_source *s)
 {
+    cancel_ahead(s);
+    es_request_free(&s->ahead);
+    es_str_free(&s->ahead_body);
     release_page(s);
     es_cursor_free(&s->cur);
     es_mapping_free(&s->mapping);
@@ -811,6 +891,9 @@ static etl_status source_setup(es_source *s)
                                   es_host->opt_where(s->opts, "index"), index ? index : "");
     s->index_path = index_path(index);
     s->id_field = dup_opt(s->opts, "id_field");
+    bool prefetch = true;
+    es_host->opt_bool(s->opts, "prefetch", &prefetch);
+    s->prefetch = prefetch && es_can_start();
     if (s->index_path == NULL)
         return nomem(s);
     etl_status st = es_conn_open(&s->conn, s->ctx, s->opts);
@@ -918,6 +1001,7 @@ static etl_status es_source_restore(void *state, const char *json, size_t len)
     es_source *s = state;
     es_cursor saved;
     char error[200];
+    cancel_ahead(s);
     if (!es_cursor_decode(json, len, &saved, error, sizeof error))
         return es_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
                                   "cannot resume from the checkpoint's cursor: %s; reset the "
@@ -962,6 +1046,7 @@ static etl_status es_source_restore(void *state, const char *json, size_t len)
 static void es_source_close(void *state)
 {
     es_source *s = state;
+    cancel_ahead(s);
     /* A PIT that a checkpoint may name is left to expire (keep_alive), so
      * that the next run can continue in the same snapshot. */
     if (s->ended || !s->cur.has_after)

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "context.h"
+#include "host_http.h"
 #include "http_client.h"
 #include "sigv4.h"
 #include "tap_runner.h"
@@ -747,6 +748,87 @@ START_TEST(sigv4_errors_are_config_errors)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* Requests in the background (host API 1.2 http_start / http_wait)     */
+/* ------------------------------------------------------------------ */
+
+static etl_http_request host_get(const char *full_url)
+{
+    return (etl_http_request){.struct_size = sizeof(etl_http_request), .url = full_url,
+                              .timeout_ms = 5000};
+}
+
+START_TEST(background_request_overlaps_the_callers_work)
+{
+    etl_ctx *ctx = ctx_new("test", NULL);
+    etl_http_request slow = host_get(url(1, "/sleep/400"));
+    int64_t start = now_ms();
+    ck_assert_int_eq(host_http_start(ctx, &slow), ETL_OK);
+    ck_assert_int_lt(now_ms() - start, 200);
+    /* The same ctx sends meanwhile, on its own connection. */
+    etl_http_request quick = host_get(url(2, "/status/200"));
+    etl_http_response now = {.struct_size = sizeof now};
+    ck_assert_int_eq(host_http_send(ctx, &quick, &now), ETL_OK);
+    ck_assert_int_eq(now.status, 200);
+    ck_assert_int_lt(now_ms() - start, 350);
+    etl_http_response later = {.struct_size = sizeof later};
+    ck_assert_int_eq(host_http_wait(ctx, &later), ETL_OK);
+    ck_assert_int_ge(now_ms() - start, 380);
+    ck_assert_int_eq(later.status, 200);
+    ck_assert_str_eq(later.body.data, "slept");
+    ck_assert_int_eq(later.attempts, 1);
+    host_http_response_free(&now);
+    host_http_response_free(&later);
+    /* Again on the same worker: it is kept for the ctx's life. */
+    ck_assert_int_eq(host_http_start(ctx, &quick), ETL_OK);
+    ck_assert_int_eq(host_http_wait(ctx, &later), ETL_OK);
+    ck_assert_int_eq(later.status, 200);
+    ck_assert_str_eq(later.body.data, "status 200");
+    host_http_response_free(&later);
+    ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(background_failure_reaches_the_callers_ctx)
+{
+    char target[128];
+    snprintf(target, sizeof target, "http://127.0.0.1:%d/gone", closed_port());
+    etl_ctx *ctx = ctx_new("source es", NULL);
+    etl_http_request req = host_get(target);
+    ck_assert_int_eq(host_http_start(ctx, &req), ETL_OK);
+    etl_http_response resp = {.struct_size = sizeof resp};
+    ck_assert_int_eq(host_http_wait(ctx, &resp), ETL_ERR_RETRY);
+    ck_assert_int_eq(ctx_error_status(ctx), ETL_ERR_RETRY);
+    const char *msg = ctx_error_message(ctx);
+    ck_assert_msg(strstr(msg, "/gone") && strstr(msg, "curl error 7"), "%s", msg);
+    ck_assert_int_eq(resp.status, 0);
+    host_http_response_free(&resp);
+    ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(background_misuse_is_refused)
+{
+    etl_ctx *ctx = ctx_new("source es", NULL);
+    etl_http_response resp = {.struct_size = sizeof resp};
+    ck_assert_int_eq(host_http_wait(ctx, &resp), ETL_ERR_PERMANENT);
+    ck_assert_msg(strstr(ctx_error_message(ctx), "did not start"), "%s", ctx_error_message(ctx));
+    etl_http_request req = host_get(url(1, "/sleep/200"));
+    ck_assert_int_eq(host_http_start(ctx, &req), ETL_OK);
+    ck_assert_int_eq(host_http_start(ctx, &req), ETL_ERR_PERMANENT);
+    ck_assert_msg(strstr(ctx_error_message(ctx), "second HTTP request"), "%s",
+                  ctx_error_message(ctx));
+    ck_assert_int_eq(host_http_wait(ctx, &resp), ETL_OK);
+    ck_assert_str_eq(resp.body.data, "slept");
+    host_http_response_free(&resp);
+    /* Closed with a request outstanding: waits for it, leaks nothing. */
+    ck_assert_int_eq(host_http_start(ctx, &req), ETL_OK);
+    int64_t start = now_ms();
+    ctx_free(ctx);
+    ck_assert_int_ge(now_ms() - start, 100);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 
 static Suite *http_suite(void)
 {
@@ -779,6 +861,13 @@ static Suite *http_suite(void)
     tcase_add_test(conns, sigv4_signature_matches_the_wire);
     tcase_add_test(conns, sigv4_errors_are_config_errors);
     suite_add_tcase(s, conns);
+
+    TCase *background = tcase_create("background");
+    tcase_set_timeout(background, 30);
+    tcase_add_test(background, background_request_overlaps_the_callers_work);
+    tcase_add_test(background, background_failure_reaches_the_callers_ctx);
+    tcase_add_test(background, background_misuse_is_refused);
+    suite_add_tcase(s, background);
     return s;
 }
 
