@@ -70,11 +70,37 @@ static const char *skip_literal(const char *p, const char *end, const char *word
 
 /* Containers: a bit stack remembers whether each level is an object, so
  * that brackets must match. */
+/* The first byte at or after p that may matter to skip_container: '"',
+ * '{', '}', '[' or ']' ('[' and ']' are '{' and '}' with bit 0x20 clear).
+ * Eight bytes at a time (the "has a zero byte" test, exact for the first
+ * flagged byte on a little-endian machine); documents are mostly plain
+ * bytes between those. */
+static const char *next_structural(const char *p, const char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    for (uint64_t w; end - p >= 8; p += 8) {
+        memcpy(&w, p, 8);
+        uint64_t folded = w | (ones * 0x20);
+        uint64_t quote = w ^ (ones * '"'), open = folded ^ (ones * '{'),
+                 close = folded ^ (ones * '}');
+        uint64_t hits = ((quote - ones) & ~quote) | ((open - ones) & ~open) |
+                        ((close - ones) & ~close);
+        hits &= highs;
+        if (hits != 0)
+            return p + __builtin_ctzll(hits) / 8;
+    }
+#endif
+    while (p < end && *p != '"' && *p != '{' && *p != '}' && *p != '[' && *p != ']')
+        p++;
+    return p;
+}
+
 static const char *skip_container(const char *p, const char *end)
 {
     uint64_t is_object[MAX_DEPTH / 64] = {0};
     int depth = 0;
-    while (p < end) {
+    while ((p = next_structural(p, end)) < end) {
         char c = *p;
         if (c == '"') {
             p = skip_string(p, end);

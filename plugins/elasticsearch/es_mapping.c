@@ -527,37 +527,34 @@ static void put_iso(es_str *out, int64_t ms)
                   (int)(rest % 1000));
 }
 
-static bool is_epoch_name(const es_mapping *m, const char *name, size_t len)
-{
-    for (size_t i = 0; i < m->epoch_count; i++)
-        if (strlen(m->epoch_names[i]) == len && memcmp(m->epoch_names[i], name, len) == 0)
-            return true;
-    return false;
-}
-
 /* Whether some member named like an epoch date field holds a number (or an
- * array starting with one): one memchr pass over the colons, so that most
- * documents skip the exact scan. False positives only cost that scan. */
+ * array starting with one): a memmem per such name (there are few), so
+ * that most documents skip the exact scan. False positives (the name
+ * inside a string, a nested field of that name) only cost that scan. */
 static bool may_hold_epoch_numbers(const es_mapping *m, ej_span doc)
 {
-    const char *p = doc.p, *end = doc.p + doc.n;
-    while ((p = memchr(p, ':', (size_t)(end - p))) != NULL) {
-        const char *q = p + 1;
-        while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '['))
+    const char *end = doc.p + doc.n;
+    for (size_t i = 0; i < m->epoch_count; i++) {
+        const char *name = m->epoch_names[i];
+        size_t len = strlen(name);
+        const char *p = doc.p;
+        while (len > 0 && (p = memmem(p, (size_t)(end - p), name, len)) != NULL) {
+            const char *q = p + len;
+            bool quoted = p > doc.p && p[-1] == '"' && q < end && *q == '"';
+            p = q;
+            if (!quoted)
+                continue;
             q++;
-        const char *k = p;
-        p++;
-        if (q >= end || !(*q == '-' || (*q >= '0' && *q <= '9')))
-            continue;
-        while (k > doc.p && (k[-1] == ' ' || k[-1] == '\t' || k[-1] == '\r' || k[-1] == '\n'))
-            k--;
-        if (k <= doc.p || k[-1] != '"')
-            continue;
-        const char *close = k - 1, *open = close;
-        while (open > doc.p && open[-1] != '"')
-            open--;
-        if (open > doc.p && is_epoch_name(m, open, (size_t)(close - open)))
-            return true;
+            while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
+                q++;
+            if (q >= end || *q != ':')
+                continue;
+            q++;
+            while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '['))
+                q++;
+            if (q < end && (*q == '-' || (*q >= '0' && *q <= '9')))
+                return true;
+        }
     }
     return false;
 }
