@@ -66,6 +66,14 @@ bool ej_next_element(ej_iter *it, ej_span *value);
 bool ej_next_key(ej_iter *it, ej_span *key);
 bool ej_next_slot(ej_iter *it);
 bool ej_take_value(ej_iter *it, ej_span *value);
+/* Asked, while a value is skipped, about each object member whose value is
+ * a number or an array that starts with one: the member's raw name (between
+ * its quotes). True means "seen what I was looking for": no more calls. */
+typedef bool (*ej_number_watch)(void *arg, const char *name, size_t len);
+/* ej_take_value that watches the members of the value it skips, in the
+ * same pass; *seen says whether the watcher answered true. */
+bool ej_take_value_watching(ej_iter *it, ej_span *value, ej_number_watch fn, void *arg,
+                            bool *seen);
 /* The first byte of the value at the iterator ('\0' at the end). */
 char ej_peek(const ej_iter *it);
 bool ej_descend(ej_iter *it, char open, ej_iter *child);

@@ -527,34 +527,46 @@ static void put_iso(es_str *out, int64_t ms)
                   (int)(rest % 1000));
 }
 
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+bool es_mapping_is_epoch_name(const es_mapping *m, const char *name, size_t len)
+{
+    for (size_t i = 0; i < m->epoch_count; i++)
+        if (m->epoch_names[i][len] == '\0' && memcmp(m->epoch_names[i], name, len) == 0)
+            return true;
+    return false;
+}
+
+/* Whether the member name that ends just before the colon at p (allowing
+ * spaces) is one of the epoch date fields. */
+static bool key_is_epoch_name(const es_mapping *m, const char *start, const char *p)
+{
+    const char *k = p;
+    while (k > start && is_space(k[-1]))
+        k--;
+    if (k <= start || k[-1] != '"')
+        return false;
+    const char *close = k - 1, *open = close;
+    while (open > start && open[-1] != '"')
+        open--;
+    return es_mapping_is_epoch_name(m, open, (size_t)(close - open));
+}
+
 /* Whether some member named like an epoch date field holds a number (or an
- * array starting with one): a memmem per such name (there are few), so
- * that most documents skip the exact scan. False positives (the name
- * inside a string, a nested field of that name) only cost that scan. */
+ * array starting with one): one pass over the colons, so that most
+ * documents skip the exact scan. False positives only cost that scan. */
 static bool may_hold_epoch_numbers(const es_mapping *m, ej_span doc)
 {
     const char *end = doc.p + doc.n;
-    for (size_t i = 0; i < m->epoch_count; i++) {
-        const char *name = m->epoch_names[i];
-        size_t len = strlen(name);
-        const char *p = doc.p;
-        while (len > 0 && (p = memmem(p, (size_t)(end - p), name, len)) != NULL) {
-            const char *q = p + len;
-            bool quoted = p > doc.p && p[-1] == '"' && q < end && *q == '"';
-            p = q;
-            if (!quoted)
-                continue;
+    for (const char *p = doc.p; (p = memchr(p, ':', (size_t)(end - p))) != NULL; p++) {
+        const char *q = p + 1;
+        while (q < end && (is_space(*q) || *q == '['))
             q++;
-            while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
-                q++;
-            if (q >= end || *q != ':')
-                continue;
-            q++;
-            while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '['))
-                q++;
-            if (q < end && (*q == '-' || (*q >= '0' && *q <= '9')))
-                return true;
-        }
+        if (q < end && (*q == '-' || (*q >= '0' && *q <= '9')) && key_is_epoch_name(m, doc.p, p))
+            return true;
     }
     return false;
 }
@@ -563,6 +575,11 @@ bool es_mapping_fix_dates(const es_mapping *m, ej_span doc, es_str *out)
 {
     if (!m->has_numeric_dates || !may_hold_epoch_numbers(m, doc))
         return false;
+    return es_mapping_rewrite_dates(m, doc, out);
+}
+
+bool es_mapping_rewrite_dates(const es_mapping *m, ej_span doc, es_str *out)
+{
     edits e = {0};
     scan_object(&m->root, doc, &e, 0);
     if (e.n == 0 || e.failed) {

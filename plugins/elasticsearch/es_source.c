@@ -20,6 +20,7 @@ typedef enum es_api { ES_API_AUTO, ES_API_PIT, ES_API_SCROLL } es_api;
 
 typedef struct es_hit {
     ej_span id, source, sort;
+    bool epoch_numbers;          /* _source may hold epoch dates as numbers */
 } es_hit;
 
 typedef struct es_source {
@@ -533,7 +534,13 @@ static bool grow_hits(es_source *s)
     return true;
 }
 
-/* One hit, read member by member: its _source is skipped once, here. */
+static bool watch_epoch_name(void *mapping, const char *name, size_t len)
+{
+    return es_mapping_is_epoch_name(mapping, name, len);
+}
+
+/* One hit, read member by member: its _source is skipped once, here, and
+ * watched for epoch dates written as numbers on the way. */
 static bool read_hit(es_source *s, ej_iter *array)
 {
     ej_iter it;
@@ -542,8 +549,16 @@ static bool read_hit(es_source *s, ej_iter *array)
         return false;
     es_hit *h = &s->hits[s->nhits];
     memset(h, 0, sizeof *h);
-    while (ej_next_key(&it, &key) && ej_take_value(&it, &value)) {
-        if (ej_key_is(key, "_source"))
+    bool watch = s->mapping.has_numeric_dates;
+    while (ej_next_key(&it, &key)) {
+        bool is_source = ej_key_is(key, "_source");
+        bool taken = is_source && watch
+                         ? ej_take_value_watching(&it, &value, watch_epoch_name, &s->mapping,
+                                                  &h->epoch_numbers)
+                         : ej_take_value(&it, &value);
+        if (!taken)
+            break;
+        if (is_source)
             h->source = value;
         else if (ej_key_is(key, "sort"))
             h->sort = value;
@@ -807,7 +822,7 @@ static etl_status emit(es_source *s, etl_builder *out, const es_hit *h)
     const char *text = h->source.n ? h->source.p : "{}";
     size_t len = h->source.n ? h->source.n : 2;
     es_str fixed = {0};
-    if (es_mapping_fix_dates(&s->mapping, (ej_span){text, len}, &fixed)) {
+    if (h->epoch_numbers && es_mapping_rewrite_dates(&s->mapping, (ej_span){text, len}, &fixed)) {
         text = fixed.p;
         len = fixed.n;
     }

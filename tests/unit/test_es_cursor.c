@@ -47,6 +47,53 @@ START_TEST(json_members_and_values)
 }
 END_TEST
 
+typedef struct watched {
+    char names[8][16];
+    int n;
+    const char *stop_at;         /* answer true for this name */
+} watched;
+
+static bool remember_name(void *arg, const char *name, size_t len)
+{
+    watched *w = arg;
+    if (w->n < 8)
+        snprintf(w->names[w->n++], sizeof w->names[0], "%.*s", (int)len, name);
+    return w->stop_at && strlen(w->stop_at) == len && memcmp(w->stop_at, name, len) == 0;
+}
+
+/* A skip that watches: the members holding numbers (or arrays starting with
+ * one) are named, at any depth, whatever the spacing; strings that look
+ * like members are not; the span is the same as ej_take_value's. */
+START_TEST(json_skip_watches_numeric_members)
+{
+    const char *text = "{\"_source\": {\"a\":\"ts\\\":1\",\"n\" : -2,\"o\":{\"ts\": [ 17, 2]},"
+                       "\"s\":[\"x\"],\"l\":[{\"d\":0}],\"t\":true}, \"sort\": [3]}";
+    ej_iter it, again;
+    ej_span key, value, plain;
+    ck_assert(ej_members(span(text), &it));
+    again = it;
+    ck_assert(ej_next_key(&it, &key) && ej_key_is(key, "_source"));
+    watched w = {.n = 0};
+    bool seen = true;
+    ck_assert(ej_take_value_watching(&it, &value, remember_name, &w, &seen));
+    ck_assert(!seen);
+    ck_assert_int_eq(w.n, 3);
+    ck_assert_str_eq(w.names[0], "n");
+    ck_assert_str_eq(w.names[1], "ts");
+    ck_assert_str_eq(w.names[2], "d");
+    ck_assert(ej_next_key(&again, &key) && ej_take_value(&again, &plain));
+    ck_assert_int_eq(plain.n, value.n);
+    ck_assert(plain.p == value.p);
+    ck_assert(ej_next_key(&it, &key) && ej_key_is(key, "sort"));
+    /* A true answer stops the watching. */
+    ck_assert(ej_members(span(text), &it) && ej_next_key(&it, &key));
+    w = (watched){.stop_at = "ts"};
+    ck_assert(ej_take_value_watching(&it, &value, remember_name, &w, &seen));
+    ck_assert(seen);
+    ck_assert_int_eq(w.n, 2);
+}
+END_TEST
+
 START_TEST(json_int64_bounds)
 {
     int64_t n;
@@ -549,6 +596,7 @@ static Suite *es_suite(void)
     Suite *s = suite_create("elasticsearch");
     TCase *t = tcase_create("pure");
     tcase_add_test(t, json_members_and_values);
+    tcase_add_test(t, json_skip_watches_numeric_members);
     tcase_add_test(t, json_int64_bounds);
     tcase_add_test(t, json_strings_unescape);
     tcase_add_test(t, json_malformed_is_refused);
