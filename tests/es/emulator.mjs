@@ -146,11 +146,36 @@ function unavailable() {
 }
 
 // ------------------------------------------------------------------ indices
-// A document: {_id, src (exact _source text), obj (parsed, for queries),
-// shard, docid}. Documents are never mutated: an update is a new document
-// with a new Lucene doc id, as in Lucene, so PIT snapshots stay frozen.
+// A document: {_id, src (exact _source text, UTF-8 encoded once: responses
+// are assembled from these buffers), obj (parsed, for queries), shard,
+// docid}. Documents are never mutated: an update is a new document with a
+// new Lucene doc id, as in Lucene, so PIT snapshots stay frozen.
 const indices = new Map();
 let docIdCounter = 0;
+
+class Doc {
+  // gen: null, or the {seed, count} the generated product number n came from.
+  constructor(id, src, obj, gen = null, n = 0) {
+    this._id = id;
+    this.src = src;
+    this.parsed = obj;
+    this.shard = shardOf(id);
+    this.docid = ++docIdCounter;
+    this.gen = gen;
+    this.n = n;
+  }
+
+  // A generated product keeps only its text: its parsed form, needed by
+  // queries, sorts on fields and _source filtering, is regenerated on first
+  // use (a whole parsed corpus is most of the heap, and slows every GC).
+  get obj() {
+    if (this.parsed === null) {
+      const { doc } = product(this.gen.seed, this.n, this.gen.count);
+      this.parsed = { ...doc, serial: BigInt(doc.serial) };
+    }
+    return this.parsed;
+  }
+}
 
 function shardOf(id) {
   let h = 0;
@@ -166,7 +191,7 @@ function createIndex(name, mappings = { properties: {} }) {
 }
 
 function putDoc(index, id, src, obj) {
-  const doc = { _id: id, src, obj, shard: shardOf(id), docid: ++docIdCounter };
+  const doc = new Doc(id, Buffer.from(src), obj);
   const existed = index.docs.has(id);
   index.docs.delete(id);                     // re-insert: iteration order = doc id order
   index.docs.set(id, doc);
@@ -200,11 +225,10 @@ function dynamicMapping(mappings, obj) {
 
 function generateProducts(name, count, seed) {
   const index = createIndex(name, structuredClone(PRODUCT_MAPPING));
+  const gen = { seed, count };
   for (let i = 1; i <= count; i++) {
     const { _id, doc } = product(seed, i, count);
-    const src = productJson(doc);
-    const obj = { ...doc, serial: BigInt(doc.serial) };
-    index.docs.set(_id, { _id, src, obj, shard: shardOf(_id), docid: ++docIdCounter });
+    index.docs.set(_id, new Doc(_id, Buffer.from(productJson(doc)), null, gen, i));
   }
   index.version++;
   return index;
@@ -424,7 +448,8 @@ function afterKeys(entries, mappings, after) {
 
 // ------------------------------------------------------------------ contexts
 // A PIT or scroll context: a frozen list of documents (with the shard index
-// they have within the context) and a lazily checked expiry.
+// they have within the context, and their _shard_doc sort key) and a lazily
+// checked expiry.
 const pits = new Map();
 const scrolls = new Map();
 
@@ -438,11 +463,39 @@ function parseKeepAlive(text, what) {
   return ms;
 }
 
+// Contexts opened on unchanged indices share one snapshot (documents are
+// immutable and every change bumps the index version; nobody mutates a
+// snapshot array), and with it the sorted hits computed over it: a
+// benchmark's runs then cost one sort, not one per PIT.
+const snapshots = new Map();                 // index names -> {list, versions, docs}
+const sharedHits = new WeakMap();            // snapshot docs -> Map(key -> hits), LRU
+const MAX_SNAPSHOTS = 8, MAX_SHARED_SORTS = 3;
+
+// A document in a context. It is a hit of a _shard_doc sort as it is (its
+// keys, made on demand: a context holds every document of its indices).
+class ContextDoc {
+  constructor(doc, shardIndex, index) {
+    this.doc = doc;
+    this.shardIndex = shardIndex;
+    this.index = index;
+    this.shardDoc = shardDoc(doc, shardIndex);
+  }
+
+  get keys() { return [this.shardDoc]; }
+}
+
 function snapshot(list) {
+  const key = JSON.stringify(list.map((ix) => ix.name));
+  const old = snapshots.get(key);
+  if (old && old.list.every((ix, i) => ix === list[i] && ix.version === old.versions[i])) return old.docs;
   const docs = [];
   list.forEach((ix, n) => {
-    for (const d of ix.docs.values()) docs.push({ doc: d, shardIndex: n * SHARDS + d.shard, index: ix });
+    for (const d of ix.docs.values()) docs.push(new ContextDoc(d, n * SHARDS + d.shard, ix));
   });
+  snapshots.delete(key);
+  snapshots.set(key, { list, versions: list.map((ix) => ix.version), docs });
+  if (snapshots.size > MAX_SNAPSHOTS) snapshots.delete(snapshots.keys().next().value);
+  sharedHits.set(docs, new Map());
   return docs;
 }
 
@@ -514,23 +567,215 @@ function filterObject(obj, includes, excludes, prefix = '') {
   return out;
 }
 
-function renderSource(doc, filter) {
-  if (!filter.enabled) return undefined;
-  if (filter.includes.length === 0 && filter.excludes.length === 0) return doc.src;
-  return stringifyExact(filterObject(doc.obj, filter.includes, filter.excludes));
+const SOURCE_FIELD = ',"_source":';
+const COMMA = 0x2c;
+const HITS_END = Buffer.from(']}}');
+
+// A hit's bytes around its _source depend only on the hit (its index, id
+// and sort values) and on the sort, which is part of the key its hit list
+// is cached under: they are encoded once per hit list, on first use, in
+// chunks of ENDS_CHUNK hits (one buffer and one offset table per chunk,
+// not two objects per hit: a corpus of hits would weigh on every GC).
+//   head: {"_index":..,"_id":..,"_score":..,"_source":    tail: ,"sort":[..]}
+// Chunk {buf, at}: hit j's head is buf[at[2j], at[2j+1]), its tail
+// buf[at[2j+1], at[2j+2]).
+const ENDS_CHUNK = 1024;
+const renderedEnds = new WeakMap();          // hit list -> [chunk]
+
+function endsChunk(hits, k, entries) {
+  let chunks = renderedEnds.get(hits);
+  if (!chunks) renderedEnds.set(hits, chunks = []);
+  return chunks[k] ??= renderEnds(hits, k * ENDS_CHUNK, Math.min(hits.length, (k + 1) * ENDS_CHUNK), entries);
 }
 
-function renderHits(page, entries, filter) {
-  const parts = [];
-  for (const h of page) {
-    const d = h.doc;
-    const src = renderSource(d, filter);
-    const sort = entries.some((e) => e.kind !== 'score') || entries.length > 1
-      ? ',"sort":' + JSON.stringify(h.keys) : '';
-    parts.push(`{"_index":${JSON.stringify(h.index.name)},"_id":${JSON.stringify(d._id)},"_score":${entries[0].kind === 'score' ? '1.0' : 'null'}` +
-      (src === undefined ? '' : ',"_source":' + src) + sort + '}');
+function renderEnds(hits, from, to, entries) {
+  const withSort = entries.some((e) => e.kind !== 'score') || entries.length > 1;
+  const score = `,"_score":${entries[0].kind === 'score' ? '1.0' : 'null'}` + SOURCE_FIELD;
+  return renderPlainEnds(hits, from, to, withSort, score) ?? renderAnyEnds(hits, from, to, withSort, score);
+}
+
+// Any ends, as strings first.
+function renderAnyEnds(hits, from, to, withSort, score) {
+  const at = new Int32Array(2 * (to - from) + 1);
+  let all = '', index = null, prefix = '';
+  for (let i = from, j = 1; i < to; i++, j += 2) {
+    const h = hits[i];
+    if (h.index !== index) {
+      index = h.index;
+      prefix = `{"_index":${JSON.stringify(index.name)},"_id":`;
+    }
+    all += prefix + JSON.stringify(h.doc._id) + score;
+    at[j] = all.length;
+    all += withSort ? ',"sort":' + keysJson(h.keys) + '}' : '}';
+    at[j + 1] = all.length;
   }
-  return parts.join(',');
+  const buf = Buffer.from(all);
+  if (buf.length !== all.length) {
+    // Not ASCII: offsets in bytes. JSON.stringify leaves no lone surrogate,
+    // so each piece encodes on its own as it does within the whole.
+    for (let j = 1, prev = 0, bytes = 0; j < at.length; j++) {
+      bytes += Buffer.byteLength(all.slice(prev, at[j]));
+      prev = at[j];
+      at[j] = bytes;
+    }
+  }
+  return { buf, at };
+}
+
+// The usual ends, written straight as bytes: index names and ids of
+// printable ASCII without quote or backslash (JSON.stringify adds only the
+// quotes), sort values that are safe integers. Anything else: null.
+const SORT_FIELD = Buffer.from(',"sort":[');
+
+function renderPlainEnds(hits, from, to, withSort, score) {
+  const scoreBytes = Buffer.from(score, 'latin1');
+  let buf = Buffer.allocUnsafe(128 * (to - from) + 64);
+  const at = new Int32Array(2 * (to - from) + 1);
+  let off = 0, index = null, prefix = null;
+  for (let i = from, j = 1; i < to; i++, j += 2) {
+    const h = hits[i], id = h.doc._id;
+    if (h.index !== index) {
+      index = h.index;
+      if (!plainAscii(index.name)) return null;
+      prefix = Buffer.from(`{"_index":"${index.name}","_id":"`, 'latin1');
+    }
+    const keys = withSort && !(h instanceof ContextDoc) ? h.keys : null;
+    const room = prefix.length + id.length + scoreBytes.length + 14 + (keys ? 18 * keys.length : 18);
+    if (off + room > buf.length) {
+      const bigger = Buffer.allocUnsafe(2 * buf.length + room);
+      bigger.set(buf.subarray(0, off), 0);
+      buf = bigger;
+    }
+    off = copyBytes(buf, off, prefix);
+    for (let c = 0; c < id.length; c++) {
+      const code = id.charCodeAt(c);
+      if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return null;
+      buf[off++] = code;
+    }
+    buf[off++] = 0x22;                           // "
+    off = copyBytes(buf, off, scoreBytes);
+    at[j] = off;
+    if (withSort) {
+      off = copyBytes(buf, off, SORT_FIELD);
+      if (keys === null) off = writeInteger(buf, off, h.shardDoc);   // a context's own document
+      else {
+        for (let k = 0; k < keys.length; k++) {
+          if (!Number.isSafeInteger(keys[k])) return null;
+          if (k > 0) buf[off++] = 0x2c;              // ,
+          off = writeInteger(buf, off, keys[k]);
+        }
+      }
+      buf[off++] = 0x5d;                         // ]
+    }
+    buf[off++] = 0x7d;                           // }
+    at[j + 1] = off;
+  }
+  const exact = Buffer.allocUnsafeSlow(off);     // kept as long as the hit list: no slack
+  exact.set(buf.subarray(0, off), 0);
+  return { buf: exact, at };
+}
+
+// Short constant pieces: a byte loop beats a native call.
+function copyBytes(buf, off, bytes) {
+  for (let i = 0; i < bytes.length; i++) buf[off++] = bytes[i];
+  return off;
+}
+
+function plainAscii(text) {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+// A safe integer in decimal, as String(n) writes it. Digits come from
+// remainders, which are exact for doubles (a quotient may not be).
+function writeInteger(buf, off, n) {
+  if (n < 0) {
+    buf[off++] = 0x2d;                           // -
+    n = -n;
+  }
+  let digits = 1;
+  for (let t = n; t >= 10; t = (t - t % 10) / 10) digits++;
+  for (let p = off + digits - 1; p >= off; p--) {
+    const d = n % 10;
+    buf[p] = 0x30 + d;
+    n = (n - d) / 10;
+  }
+  return off + digits;
+}
+
+// JSON.stringify(keys), faster for the usual single finite number.
+function keysJson(keys) {
+  if (keys.length === 1 && typeof keys[0] === 'number' && Number.isFinite(keys[0])) return '[' + keys[0] + ']';
+  return JSON.stringify(keys);
+}
+
+// Response buffers are reused once their response has been handed to the
+// socket: a fresh megabyte per page costs page faults and external-memory
+// garbage collections. A pooled buffer is a view with RECYCLE set; send()
+// gives it back when the response finishes.
+const RECYCLE = Symbol('recycle');
+const spareBuffers = [];
+const MAX_SPARE = 4, MAX_POOLED = 16 << 20, MIN_POOLED = 64 << 10;
+
+function takeBuffer(size) {
+  if (size < MIN_POOLED || size > MAX_POOLED) return Buffer.allocUnsafe(size);
+  let i = spareBuffers.findIndex((b) => b.length >= size);
+  const whole = i >= 0 ? spareBuffers.splice(i, 1)[0] : Buffer.allocUnsafeSlow(Math.min(MAX_POOLED, 2 ** Math.ceil(Math.log2(size))));
+  const view = whole.subarray(0, size);
+  view[RECYCLE] = whole;
+  return view;
+}
+
+function recycle(whole) {
+  if (spareBuffers.length < MAX_SPARE) spareBuffers.push(whole);
+}
+
+// The response: `before`, hits[from, to) comma-separated, then ]}}. Built
+// in one buffer from pre-encoded pieces: no response-sized string is ever
+// made or encoded.
+function renderHits(before, hits, from, to, entries, filter) {
+  const cut = filter.enabled ? 0 : SOURCE_FIELD.length;
+  const filtered = filter.enabled && (filter.includes.length > 0 || filter.excludes.length > 0);
+  const srcs = [];
+  const chunks = [];
+  let total = before.length + HITS_END.length + (to > from ? to - from - 1 : 0);
+  for (let k = Math.floor(from / ENDS_CHUNK); k * ENDS_CHUNK < to; k++) {
+    const base = k * ENDS_CHUNK, chunk = endsChunk(hits, k, entries), at = chunk.at;
+    chunks.push(chunk);
+    const first = Math.max(from, base), last = Math.min(to, base + ENDS_CHUNK);
+    total += at[2 * (last - base)] - at[2 * (first - base)] - cut * (last - first);
+  }
+  if (filter.enabled) {
+    for (let i = from; i < to; i++) {
+      const src = filtered ? Buffer.from(stringifyExact(filterObject(hits[i].doc.obj, filter.includes, filter.excludes))) : hits[i].doc.src;
+      srcs.push(src);
+      total += src.length;
+    }
+  }
+  const out = takeBuffer(total);
+  out.set(before, 0);
+  let off = before.length;
+  let i = from;
+  for (const { buf, at } of chunks) {
+    const base = i - (i % ENDS_CHUNK), last = Math.min(to, base + ENDS_CHUNK);
+    for (; i < last; i++) {
+      if (i > from) out[off++] = COMMA;
+      const j = 2 * (i - base);
+      // Heads and tails are short: a byte loop beats a subarray per piece.
+      for (let a = at[j], e = at[j + 1] - cut; a < e; a++) out[off++] = buf[a];
+      if (filter.enabled) {
+        const src = srcs[i - from];
+        out.set(src, off);
+        off += src.length;
+      }
+      for (let a = at[j + 1], e = at[j + 2]; a < e; a++) out[off++] = buf[a];
+    }
+  }
+  out.set(HITS_END, off);
+  return out;
 }
 
 // Splits a context's documents among slices: by shard first, then by
@@ -544,7 +789,8 @@ function sliceFilter(slice, docs) {
   if (max > 1024) {
     throw badRequest(`The number of slices [${max}] is too large. It must be less than [1024]. This limit can be set by changing the [index.max_slices_per_scroll] index level setting.`);
   }
-  const shardCount = Math.max(...docs.map((d) => d.shardIndex), SHARDS - 1) + 1;
+  let shardCount = SHARDS;
+  for (const d of docs) if (d.shardIndex >= shardCount) shardCount = d.shardIndex + 1;
   if (max < shardCount) return docs.filter((d) => d.shardIndex % max === id);
   const shard = id % shardCount;
   const sub = Math.floor(id / shardCount);
@@ -554,18 +800,54 @@ function sliceFilter(slice, docs) {
   return inShard.slice(from, to);
 }
 
-// Matching documents of a context, sorted; cached per (context, query, sort, slice).
+// Matching documents of a context, sorted; cached per (context, query, sort,
+// slice), and shared by contexts on the same snapshot with the same
+// mappings, unless the query reads the clock (date math on now).
 function sortedHits(ctx, body, entries) {
   const key = JSON.stringify([body.query ?? null, entries, body.slice ?? null]);
   if (ctx.cacheKey === key) return ctx.cache;
-  const mappings = ctx.mappings;
-  const match = compileQuery(body.query, mappings);
-  const docs = sliceFilter(body.slice, ctx.docs).filter((d) => match(d.doc));
-  const hits = docs.map((d) => ({ doc: d.doc, index: d.index, keys: sortKeys(entries, mappings, d.doc, d.shardIndex) }));
-  hits.sort((a, b) => compareKeys(entries, a.keys, b.keys));
+  let shared = sharedHits.get(ctx.docs);
+  if (shared && /now/.test(key)) shared = undefined;
+  const sharedKey = shared && key + JSON.stringify(ctx.mappings);
+  let hits = shared && shared.get(sharedKey);
+  if (hits) shared.delete(sharedKey);
+  else hits = computeHits(ctx, body, entries);
+  if (shared) {
+    shared.set(sharedKey, hits);
+    if (shared.size > MAX_SHARED_SORTS) shared.delete(shared.keys().next().value);
+  }
   ctx.cacheKey = key;
   ctx.cache = hits;
   return hits;
+}
+
+function computeHits(ctx, body, entries) {
+  const mappings = ctx.mappings;
+  const match = compileQuery(body.query, mappings);
+  const docs = sliceFilter(body.slice, ctx.docs).filter((d) => match(d.doc));
+  // Context entries are hits already, with the keys of a _shard_doc sort.
+  if (entries.length === 1 && (entries[0].kind === 'shard_doc' || entries[0].kind === 'doc')) return sortByShardDoc(docs, entries[0].desc);
+  const hits = docs.map((d) => ({ doc: d.doc, shardIndex: d.shardIndex, index: d.index, keys: sortKeys(entries, mappings, d.doc, d.shardIndex) }));
+  hits.sort((a, b) => compareKeys(entries, a.keys, b.keys));
+  return hits;
+}
+
+// One numeric key, (shard index << 32) | doc id, distinct per document:
+// any correct sort gives the one order. Snapshots list each index's
+// documents in doc id order, so grouping by shard index (linear, stable)
+// nearly always sorts; checked, and sorted if not.
+function sortByShardDoc(hits, desc) {
+  const groups = [];
+  for (const h of hits) (groups[h.shardIndex] ??= []).push(h);
+  let out = [];
+  for (const g of groups) if (g) for (const h of g) out.push(h);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i - 1].shardDoc > out[i].shardDoc) {
+      out = hits.sort((a, b) => a.shardDoc - b.shardDoc);
+      break;
+    }
+  }
+  return desc ? out.reverse() : out;
 }
 
 function firstAfter(hits, entries, after) {
@@ -592,18 +874,29 @@ function totalHits(body, n) {
   return n > track ? { value: track, relation: 'gte' } : { value: n, relation: 'eq' };
 }
 
-function searchResponse({ started, pitId, scrollId, hits, entries, filter, body, total, shardTotal }) {
+// The bounds of array.slice(start, end) on an array of length len (pages
+// are ranges of a cached hit list, never copies of it).
+function sliceRange(len, start, end) {
+  const bound = (x) => {
+    const n = Math.trunc(Number(x)) || 0;
+    return n < 0 ? Math.max(len + n, 0) : Math.min(n, len);
+  };
+  const from = bound(start), to = end === undefined ? len : bound(end);
+  return [from, Math.max(from, to)];
+}
+
+// The page is hits[from, to).
+function searchResponse({ started, pitId, scrollId, hits, from, to, entries, filter, body, total, shardTotal }) {
   const partial = random() < faults.rate_partial;
   const timedOut = !partial && random() < faults.rate_timed_out;
   const t = totalHits(body, total);
-  const page = partial || timedOut ? hits.slice(0, Math.floor(hits.length / 2)) : hits;
+  if (partial || timedOut) to = from + Math.floor((to - from) / 2);
   let out = '{';
   if (pitId) out += `"pit_id":${JSON.stringify(pitId)},`;
   if (scrollId) out += `"_scroll_id":${JSON.stringify(scrollId)},`;
   out += `"took":${Date.now() - started},"timed_out":${timedOut},"_shards":${JSON.stringify(shardsHeader(shardTotal, partial ? 1 : 0))},`;
-  out += `"hits":{${t ? `"total":${JSON.stringify(t)},` : ''}"max_score":${entries[0].kind === 'score' && page.length ? '1.0' : 'null'},"hits":[`;
-  out += renderHits(page, entries, filter) + ']}}';
-  return out;
+  out += `"hits":{${t ? `"total":${JSON.stringify(t)},` : ''}"max_score":${entries[0].kind === 'score' && to > from ? '1.0' : 'null'},"hits":[`;
+  return renderHits(Buffer.from(out), hits, from, to, entries, filter);
 }
 
 function checkWindow(body) {
@@ -650,7 +943,8 @@ function search(indexName, body, query, started) {
   const hits = sortedHits(ctx, body, entries);
   let start = from;
   if (body.search_after !== undefined) start = firstAfter(hits, entries, afterKeys(entries, ctx.mappings, body.search_after));
-  return searchResponse({ started, pitId, hits: hits.slice(start, start + size), entries, filter, body, total: hits.length, shardTotal: ctx.shards });
+  const [a, b] = sliceRange(hits.length, start, start + size);
+  return searchResponse({ started, pitId, hits, from: a, to: b, entries, filter, body, total: hits.length, shardTotal: ctx.shards });
 }
 
 function mergedMappings(list) {
@@ -683,9 +977,9 @@ function openScroll(base, body, entries, filter, keepAlive, started) {
 }
 
 function scrollPage(id, sc, started) {
-  const page = sc.hits.slice(sc.pos, sc.pos + sc.size);
-  sc.pos += page.length;
-  return searchResponse({ started, scrollId: id, hits: page, entries: sc.entries, filter: sc.filter, body: sc.body, total: sc.hits.length, shardTotal: sc.shards });
+  const [from, to] = sliceRange(sc.hits.length, sc.pos, sc.pos + sc.size);
+  sc.pos += to - from;
+  return searchResponse({ started, scrollId: id, hits: sc.hits, from, to, entries: sc.entries, filter: sc.filter, body: sc.body, total: sc.hits.length, shardTotal: sc.shards });
 }
 
 function continueScroll(body, query, started) {
@@ -799,15 +1093,17 @@ function bulk(defaultIndex, text, query) {
 const requestLog = [];
 
 // ------------------------------------------------------------------ http
+// body: a Buffer or string of JSON text, or a value to serialize.
 function send(res, status, body, extraHeaders = {}) {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const text = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json',
     'x-elastic-product': 'Elasticsearch',
-    'content-length': Buffer.byteLength(text),
+    'content-length': typeof text === 'string' ? Buffer.byteLength(text) : text.length,
     ...extraHeaders,
   });
-  res.end(text);
+  const whole = text[RECYCLE];
+  if (whole) res.end(text, (err) => { if (!err) recycle(whole); }); else res.end(text);
 }
 
 function parseBody(raw, required = false) {
@@ -905,7 +1201,7 @@ function route(method, parts, query, raw, started) {
         const ix = resolveIndex(name)[0];
         const d = ix.docs.get(id);
         if (!d) return [404, { _index: name, _id: id, found: false }];
-        return [200, `{"_index":${JSON.stringify(name)},"_id":${JSON.stringify(id)},"_version":1,"_seq_no":${d.docid},"_primary_term":1,"found":true,"_source":${d.src}}`];
+        return [200, Buffer.concat([Buffer.from(`{"_index":${JSON.stringify(name)},"_id":${JSON.stringify(id)},"_version":1,"_seq_no":${d.docid},"_primary_term":1,"found":true,"_source":`), d.src, Buffer.from('}')])];
       }
       if (method === 'PUT' || method === 'POST') {
         const index = indices.get(name) ?? createIndex(name);
@@ -919,6 +1215,8 @@ function route(method, parts, query, raw, started) {
   }
   throw badRequest(`no handler found for uri [/${parts.join('/')}] and method [${method}]`);
 }
+
+const NEWLINE = Buffer.from('\n');
 
 function control(method, parts, query, raw) {
   const [, what, arg] = parts;
@@ -943,7 +1241,9 @@ function control(method, parts, query, raw) {
   if (what === 'corpus') {
     const ix = indices.get(arg);
     if (!ix) throw indexNotFound(arg);
-    return [200, [...ix.docs.values()].map((d) => d.src).join('\n') + (ix.docs.size ? '\n' : '')];
+    const lines = [];
+    for (const d of ix.docs.values()) lines.push(d.src, NEWLINE);
+    return [200, Buffer.concat(lines)];
   }
   if (what === 'stats') {
     return [200, { pits: pits.size, scrolls: scrolls.size, indices: Object.fromEntries([...indices.values()].map((ix) => [ix.name, ix.docs.size])) }];
