@@ -15,6 +15,10 @@
 #include <unistd.h>
 
 #define SINK_BUFFER_SIZE (256 * 1024)
+/* Writeback of a growing part is started every this many bytes, so that
+ * the fsync of the commit finds little left to write (it otherwise waits
+ * for the whole part at once, at the end of the run). */
+#define WRITEBACK_STEP (8 * 1024 * 1024)
 
 typedef struct file_sink {
     etl_ctx *ctx;
@@ -31,6 +35,8 @@ typedef struct file_sink {
     char *buffer;
     size_t buffered;
     int64_t file_bytes;
+    int64_t on_disk;                 /* bytes of the part handed to write() */
+    int64_t writeback_from;          /* where the next early writeback starts */
     /* finished parts waiting for the commit */
     char **parts;
     size_t nparts;
@@ -53,8 +59,24 @@ static etl_status nomem(file_sink *s)
 
 /* ---- the byte sink under the format --------------------------------- */
 
+/* Asks the kernel to start writing what is written so far, without waiting
+ * (Linux); the commit's fsync still makes it durable. */
+static void start_writeback(file_sink *s)
+{
+#if defined(SYNC_FILE_RANGE_WRITE)
+    if (s->on_disk - s->writeback_from < WRITEBACK_STEP)
+        return;
+    sync_file_range(s->fd, s->writeback_from, s->on_disk - s->writeback_from,
+                    SYNC_FILE_RANGE_WRITE);
+    s->writeback_from = s->on_disk;
+#else
+    (void)s;
+#endif
+}
+
 static etl_status write_all(file_sink *s, const char *data, size_t len)
 {
+    s->on_disk += (int64_t)len;
     while (len > 0) {
         ssize_t n = write(s->fd, data, len);
         if (n < 0 && errno == EINTR)
@@ -64,6 +86,7 @@ static etl_status write_all(file_sink *s, const char *data, size_t len)
         data += n;
         len -= (size_t)n;
     }
+    start_writeback(s);
     return ETL_OK;
 }
 
@@ -239,7 +262,7 @@ static etl_status start_part(file_sink *s)
     if (s->fd < 0)
         return io_error(s, "cannot create", s->temp_path, errno);
     s->buffered = 0;
-    s->file_bytes = 0;
+    s->file_bytes = s->on_disk = s->writeback_from = 0;
     s->bytes.name = s->temp_path;
     return file_host->format_writer_open(s->ctx, s->format_opts ? NULL : "ndjson", s->format_opts,
                                          &s->bytes, &s->writer);
