@@ -901,7 +901,7 @@ static etl_status read_options(pq_writer *w, const etl_options *opts)
 {
     const char *compression = pq_host->opt_string(opts, "compression");
     const char *dictionary = pq_host->opt_string(opts, "dictionary");
-    int64_t level = 3, page_size = 1 << 20, threads = 0;
+    int64_t level = 1, page_size = 256 << 10, threads = 0;
     bool statistics = true;
     pq_host->opt_int(opts, "compression_level", &level);
     pq_host->opt_int(opts, "row_group_rows", &w->row_group_rows);
@@ -974,13 +974,13 @@ static const etl_format_vtable parquet_vtable = {
 static const etl_option_spec parquet_options[] = {
     {.key = "compression", .type = ETL_OPT_ENUM, .default_value = "zstd",
      .choices = "zstd|snappy|none", .doc = "page compression codec"},
-    {.key = "compression_level", .type = ETL_OPT_INT, .default_value = "3",
+    {.key = "compression_level", .type = ETL_OPT_INT, .default_value = "1",
      .doc = "zstd level, -7 (fastest) to 22 (smallest); ignored by snappy and none"},
     {.key = "row_group_rows", .type = ETL_OPT_INT, .default_value = "1000000",
      .doc = "start a new row group after this many rows"},
     {.key = "row_group_bytes", .type = ETL_OPT_SIZE, .default_value = "128MiB",
      .doc = "start a new row group once the buffered one holds this much uncompressed data"},
-    {.key = "page_size", .type = ETL_OPT_SIZE, .default_value = "1MiB",
+    {.key = "page_size", .type = ETL_OPT_SIZE, .default_value = "256KiB",
      .doc = "target size of a data page before compression"},
     {.key = "dictionary", .type = ETL_OPT_ENUM, .default_value = "auto", .choices = "auto|on|off",
      .doc = "dictionary encoding: auto keeps it for columns whose values repeat"},
