@@ -52,12 +52,11 @@ static const char *next_quote_or_escape(const char *p, const char *end)
     return p;
 }
 
-/* Past the string whose opening quote is at p: a backslash escapes the
- * byte after it. Control characters are not checked here: whoever reads
- * the string's content does. */
-static const char *skip_string(const char *p, const char *end)
+/* Past the end of the string that p is inside of (no escape pending at
+ * p): a backslash escapes the byte after it. Control characters are not
+ * checked here: whoever reads the string's content does. */
+static const char *finish_string(const char *q, const char *end)
 {
-    const char *q = p + 1;
     for (;;) {
         q = next_quote_or_escape(q, end);
         if (q >= end)
@@ -68,6 +67,12 @@ static const char *skip_string(const char *p, const char *end)
         if (q > end)
             return NULL;
     }
+}
+
+/* Past the string whose opening quote is at p. */
+static const char *skip_string(const char *p, const char *end)
+{
+    return finish_string(p + 1, end);
 }
 
 static bool number_char(char c)
@@ -139,44 +144,185 @@ static void watch_member(number_watch *w, const char *key, const char *after, co
         w->seen = true;
 }
 
-static const char *skip_container(const char *p, const char *end, number_watch *watch)
+/* The open containers of a skip: depth and, per level, object or array. */
+typedef struct skip_state {
+    uint64_t is_object[MAX_DEPTH / 64];
+    int depth;
+} skip_state;
+
+static bool in_object(const skip_state *st)
 {
-    uint64_t is_object[MAX_DEPTH / 64] = {0};
-    int depth = 0;
+    int top = st->depth - 1;
+    return top >= 0 && ((st->is_object[top / 64] >> (top % 64)) & 1);
+}
+
+/* One bracket: -1 when it breaks the nesting, 1 when it closes the
+ * outermost container, 0 otherwise. */
+static int take_bracket(skip_state *st, char c)
+{
+    if (c == '{' || c == '[') {
+        if (st->depth == MAX_DEPTH)
+            return -1;
+        uint64_t bit = (uint64_t)1 << (st->depth % 64);
+        if (c == '{')
+            st->is_object[st->depth / 64] |= bit;
+        else
+            st->is_object[st->depth / 64] &= ~bit;
+        st->depth++;
+        return 0;
+    }
+    if (st->depth == 0)
+        return -1;
+    st->depth--;
+    bool object = (st->is_object[st->depth / 64] >> (st->depth % 64)) & 1;
+    if (object != (c == '}'))
+        return -1;
+    return st->depth == 0 ? 1 : 0;
+}
+
+/* From p (outside any string) to the end of the outermost container. */
+static const char *skip_scalar(const char *p, const char *end, number_watch *watch,
+                               skip_state *st)
+{
     while ((p = next_structural(p, end)) < end) {
-        char c = *p;
-        if (c == '"') {
+        if (*p == '"') {
             const char *key = p;
             p = skip_string(p, end);
             if (p == NULL)
                 return NULL;
-            if (watch && !watch->seen && depth > 0 &&
-                ((is_object[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1))
+            if (watch && !watch->seen && in_object(st))
                 watch_member(watch, key, p, end);
             continue;
         }
-        if (c == '{' || c == '[') {
-            if (depth == MAX_DEPTH)
-                return NULL;
-            if (c == '{')
-                is_object[depth / 64] |= (uint64_t)1 << (depth % 64);
-            else
-                is_object[depth / 64] &= ~((uint64_t)1 << (depth % 64));
-            depth++;
-        } else if (c == '}' || c == ']') {
-            if (depth == 0)
-                return NULL;
-            depth--;
-            bool object = (is_object[depth / 64] >> (depth % 64)) & 1;
-            if (object != (c == '}'))
-                return NULL;
-            if (depth == 0)
-                return p + 1;
-        }
+        int r = take_bracket(st, *p);
+        if (r != 0)
+            return r > 0 ? p + 1 : NULL;
         p++;
     }
     return NULL;
 }
+
+#if defined(__SSE2__)
+/* 64 bytes as four SSE2 registers, and which of them equal a byte. */
+typedef struct block64 {
+    __m128i a, b, c, d;
+} block64;
+
+static inline uint64_t equal_mask(block64 v, char c)
+{
+    const __m128i k = _mm_set1_epi8(c);
+    uint64_t a = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v.a, k));
+    uint64_t b = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v.b, k));
+    uint64_t cc = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v.c, k));
+    uint64_t d = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v.d, k));
+    return a | (b << 16) | (cc << 32) | (d << 48);
+}
+
+static inline block64 load_block(const char *p)
+{
+    return (block64){_mm_loadu_si128((const __m128i *)(const void *)p),
+                     _mm_loadu_si128((const __m128i *)(const void *)(p + 16)),
+                     _mm_loadu_si128((const __m128i *)(const void *)(p + 32)),
+                     _mm_loadu_si128((const __m128i *)(const void *)(p + 48))};
+}
+
+static inline block64 fold_block(block64 v)
+{
+    const __m128i fold = _mm_set1_epi8(0x20);
+    return (block64){_mm_or_si128(v.a, fold), _mm_or_si128(v.b, fold),
+                     _mm_or_si128(v.c, fold), _mm_or_si128(v.d, fold)};
+}
+
+/* Bit i set when an odd number of bits 0..i of x are: with the quotes of
+ * a block, the bytes inside strings (opening quote included). */
+static uint64_t prefix_xor(uint64_t x)
+{
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
+}
+
+/* The colon at `at` (outside strings) separates a member's name from its
+ * value: when the value is a number or an array that starts with one,
+ * asks the watcher about the name. */
+static void watch_colon(number_watch *w, const char *start, const char *at, const char *end)
+{
+    const char *q = at + 1;
+    while (q < end && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t' || *q == '['))
+        q++;
+    if (q >= end || !(*q == '-' || (*q >= '0' && *q <= '9')))
+        return;
+    const char *k = at;
+    while (k > start && (k[-1] == ' ' || k[-1] == '\n' || k[-1] == '\r' || k[-1] == '\t'))
+        k--;
+    if (k <= start || k[-1] != '"')
+        return;
+    const char *close = k - 1, *open = close;
+    while (open > start && open[-1] != '"')
+        open--;
+    if (open > start && w->fn(w->arg, open, (size_t)(close - open)))
+        w->seen = true;
+}
+
+/* 64 bytes at a time while there is no backslash: which bytes are inside
+ * strings follows from the quotes alone (a prefix XOR), and only brackets
+ * (and, when watched, colons) outside strings are visited. A block with a
+ * backslash, and the tail, go to the byte-wise scan. */
+static const char *skip_container(const char *p, const char *end, number_watch *watch)
+{
+    skip_state st = {.depth = 0};
+    bool in_string = false;
+    const char *b = p;
+    for (; end - b >= 64; b += 64) {
+        block64 v = load_block(b), folded = fold_block(v);
+        if (equal_mask(v, '\\') != 0)
+            break;
+        uint64_t inside = prefix_xor(equal_mask(v, '"')) ^ (in_string ? ~UINT64_C(0) : 0);
+        in_string = inside >> 63;
+        uint64_t events = (equal_mask(folded, '{') | equal_mask(folded, '}')) & ~inside;
+        if (watch && !watch->seen)
+            events |= equal_mask(v, ':') & ~inside;
+        for (; events != 0; events &= events - 1) {
+            const char *at = b + __builtin_ctzll(events);
+            if (*at == ':') {
+                if (!watch->seen)
+                    watch_colon(watch, p, at, end);
+                continue;
+            }
+            int r = take_bracket(&st, *at);
+            if (r != 0)
+                return r > 0 ? at + 1 : NULL;
+        }
+    }
+    if (in_string) {
+        /* The blocks before held no backslash: the last quote before b
+         * opened this string, which may be a member's name. */
+        const char *open = b - 1;
+        while (*open != '"')
+            open--;
+        if ((b = finish_string(b, end)) == NULL)
+            return NULL;
+        if (watch && !watch->seen && in_object(&st))
+            watch_member(watch, open, b, end);
+    } else if (watch && !watch->seen) {
+        /* A name that ended in the blocks before may have its colon here. */
+        const char *colon = skip_ws(b, end);
+        if (colon < end && *colon == ':')
+            watch_colon(watch, p, colon, end);
+    }
+    return skip_scalar(b, end, watch, &st);
+}
+#else
+static const char *skip_container(const char *p, const char *end, number_watch *watch)
+{
+    skip_state st = {.depth = 0};
+    return skip_scalar(p, end, watch, &st);
+}
+#endif
 
 const char *ej_skip(const char *p, const char *end)
 {

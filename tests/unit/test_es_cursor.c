@@ -94,6 +94,162 @@ START_TEST(json_skip_watches_numeric_members)
 }
 END_TEST
 
+/* Random documents for the skip: strings with quotes, backslashes,
+ * brackets and colons inside, whitespace anywhere, nesting; the generator
+ * knows where each document ends and which members hold numbers. */
+typedef struct gen {
+    char text[1 << 16];
+    size_t n;
+    unsigned seed;
+    char expected[1024][16];
+    int nexpected;
+} gen;
+
+static unsigned gen_next(gen *g)
+{
+    g->seed = g->seed * 1103515245u + 12345u;
+    return (g->seed >> 16) & 0x7fff;
+}
+
+static void gen_put(gen *g, const char *s)
+{
+    size_t len = strlen(s);
+    if (g->n + len < sizeof g->text) {
+        memcpy(g->text + g->n, s, len);
+        g->n += len;
+    }
+}
+
+static void gen_ws(gen *g)
+{
+    static const char *const spaces[] = {"", "", "", " ", "\n  ", "\t"};
+    gen_put(g, spaces[gen_next(g) % 6]);
+}
+
+static void gen_string(gen *g, char *plain, size_t cap)
+{
+    static const char *const pieces[] = {"ab", "{", "}", "[", "]", ":", ",", "\\\"", "\\\\",
+                                         "x y", "\\n", "\u00e9", "0", "q"};
+    gen_put(g, "\"");
+    size_t used = 0;
+    int count = (int)(gen_next(g) % 12);
+    for (int i = 0; i < count; i++) {
+        const char *piece = pieces[gen_next(g) % 14];
+        gen_put(g, piece);
+        if (plain && used + strlen(piece) < cap) {
+            memcpy(plain + used, piece, strlen(piece));
+            used += strlen(piece);
+        }
+    }
+    if (plain)
+        plain[used] = '\0';
+    gen_put(g, "\"");
+}
+
+static void gen_value(gen *g, int depth, bool *numeric);
+
+static void gen_object(gen *g, int depth)
+{
+    gen_put(g, "{");
+    int members = (int)(gen_next(g) % 6);
+    for (int i = 0; i < members; i++) {
+        if (i)
+            gen_put(g, ",");
+        gen_ws(g);
+        char name[64];
+        gen_string(g, name, sizeof name);
+        gen_ws(g);
+        gen_put(g, ":");
+        gen_ws(g);
+        /* The slot is taken before the value: names are reported in
+         * document order, a member before those nested in its value. */
+        int slot = g->nexpected < 1024 ? g->nexpected++ : -1;
+        bool numeric = false;
+        gen_value(g, depth + 1, &numeric);
+        if (slot >= 0)
+            snprintf(g->expected[slot], 16, "%s%.14s", numeric ? "=" : "-", name);
+        gen_ws(g);
+    }
+    gen_put(g, "}");
+}
+
+static void gen_value(gen *g, int depth, bool *numeric)
+{
+    unsigned pick = gen_next(g) % (depth > 6 ? 4 : 7);
+    switch (pick) {
+    case 0: gen_put(g, gen_next(g) % 2 ? "-12" : "3.5e2"); *numeric = true; break;
+    case 1: gen_string(g, NULL, 0); break;
+    case 2: gen_put(g, gen_next(g) % 2 ? "true" : "null"); break;
+    case 3: gen_put(g, "[ 7, \"s\"]"); *numeric = true; break;
+    case 4: case 5: gen_object(g, depth); break;
+    default: {
+        gen_put(g, "[");
+        int items = (int)(gen_next(g) % 4);
+        for (int i = 0; i < items; i++) {
+            bool first_numeric = false;   /* an array that starts with a number counts */
+            if (i)
+                gen_put(g, ",");
+            gen_value(g, depth + 1, &first_numeric);
+            if (i == 0)
+                *numeric = first_numeric;
+        }
+        gen_put(g, "]");
+    }
+    }
+}
+
+static bool collect_name(void *arg, const char *name, size_t len)
+{
+    watched *w = arg;
+    if (w->n < 8)
+        snprintf(w->names[w->n], sizeof w->names[0], "%.*s", (int)len, name);
+    w->n++;
+    return false;
+}
+
+START_TEST(json_skip_matches_a_generated_corpus)
+{
+    gen *g = calloc(1, sizeof *g);
+    for (unsigned doc = 0; doc < 3000; doc++) {
+        g->n = 0;
+        g->nexpected = 0;
+        g->seed = doc;
+        gen_object(g, 0);
+        size_t doc_len = g->n;
+        gen_put(g, ", \"sort\": [1]}");
+        watched w = {.n = 0};
+        ej_iter it = {.p = g->text, .end = g->text + g->n};
+        ej_span value;
+        bool seen = true;
+        ck_assert_msg(ej_take_value_watching(&it, &value, collect_name, &w, &seen),
+                      "document %u not skipped: %.*s", doc, (int)doc_len, g->text);
+        ck_assert_msg(value.n == doc_len, "document %u: skipped %zu bytes of %zu", doc, value.n,
+                      doc_len);
+        ck_assert(!seen);
+        int numeric = 0;
+        for (int i = 0; i < g->nexpected; i++) {
+            if (g->expected[i][0] != '=')
+                continue;
+            const char *want = g->expected[i] + 1;
+            if (numeric < 8)
+                ck_assert_msg(strncmp(w.names[numeric], want, 14) == 0 || strchr(want, '"'),
+                              "document %u member %d: %s, expected %s", doc, numeric,
+                              w.names[numeric], want);
+            numeric++;
+        }
+        ck_assert(g->nexpected < 1024);
+        ck_assert_msg(w.n == numeric, "document %u: %d numeric members named, %d expected", doc,
+                      w.n, numeric);
+        ej_iter plain = {.p = g->text, .end = g->text + g->n};
+        ck_assert(ej_take_value(&plain, &value) && value.n == doc_len);
+        /* Cut short, the document is refused, never overrun. */
+        ej_iter cut = {.p = g->text, .end = g->text + doc_len - 1};
+        ck_assert(!ej_take_value(&cut, &value));
+    }
+    free(g);
+}
+END_TEST
+
 START_TEST(json_int64_bounds)
 {
     int64_t n;
@@ -597,6 +753,7 @@ static Suite *es_suite(void)
     TCase *t = tcase_create("pure");
     tcase_add_test(t, json_members_and_values);
     tcase_add_test(t, json_skip_watches_numeric_members);
+    tcase_add_test(t, json_skip_matches_a_generated_corpus);
     tcase_add_test(t, json_int64_bounds);
     tcase_add_test(t, json_strings_unescape);
     tcase_add_test(t, json_malformed_is_refused);
