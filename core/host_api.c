@@ -241,6 +241,7 @@ static const etl_host_api host_table = {
     .format_skip = format_skip,
     .http_start = host_http_start,
     .http_wait = host_http_wait,
+    .json_write_rows = json_encode_rows,
 };
 
 const etl_host_api *host_api(void) { return &host_table; }

@@ -25,8 +25,12 @@ struct http_client {
 };
 
 /* What a transfer's callbacks need. */
+/* The most a response may announce and have reserved before it arrives. */
+#define MAX_RESERVED_BODY (256 * 1024 * 1024)
+
 typedef struct transfer {
     http_response *resp;
+    CURL *easy;
     size_t max_bytes;
     bool too_big;
     bool out_of_memory;
@@ -179,6 +183,14 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
         t->too_big = true;
         return 0;
     }
+    /* A body of announced length gets its room at once: growing a buffer of
+     * megabytes by doubling copies it several times over. */
+    curl_off_t announced = -1;
+    if (t->resp->body.len == 0 &&
+        curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
+        announced > (curl_off_t)len && announced <= MAX_RESERVED_BODY &&
+        (!t->max_bytes || (size_t)announced <= t->max_bytes))
+        buf_reserve(&t->resp->body, (size_t)announced);   /* a failure shows below */
     if (buf_append(&t->resp->body, data, len) != ETL_OK) {
         t->out_of_memory = true;
         return 0;
@@ -564,7 +576,7 @@ etl_status http_send(http_client *client, const http_request *req, http_response
     outgoing out = {0};
     st = build_headers(req, &out, ctx);
     if (st == ETL_OK) {
-        transfer t = {.resp = resp, .max_bytes = req->max_response_bytes};
+        transfer t = {.resp = resp, .easy = client->easy, .max_bytes = req->max_response_bytes};
         curl_easy_reset(client->easy); /* keeps the connection cache */
         set_transport_options(client, req, out.headers, &t);
         CURLcode code = curl_easy_perform(client->easy);

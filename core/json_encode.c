@@ -346,38 +346,138 @@ static void put_decimal(writer *w, uint64_t lo, int64_t hi, int scale)
 /* Values by format                                                          */
 /* ------------------------------------------------------------------------ */
 
-static void put_value(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
-                      int64_t i);
+/* ------------------------------------------------------------------------ */
+/* The plan: what each column is, decided once per call                      */
+/* ------------------------------------------------------------------------ */
 
-static void put_members(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
-                        int64_t i)
+typedef enum value_kind {
+    V_NULL, V_BOOL, V_INT32, V_INT64, V_DOUBLE, V_FLOAT, V_TEXT, V_BINARY, V_SMALL_INT,
+    V_STRUCT, V_LIST, V_TIMESTAMP, V_DATE, V_DECIMAL, V_UNSUPPORTED
+} value_kind;
+
+/* One schema node. A struct's members carry their `"name":` bytes, encoded
+ * once, so rows only copy them. */
+typedef struct plan_node {
+    value_kind kind;
+    const struct ArrowSchema *schema;
+    size_t key_offset, key_len;      /* in plan.keys */
+    size_t first, count;             /* children: nodes[first .. first+count) */
+    int scale;                       /* decimals */
+} plan_node;
+
+typedef struct plan {
+    plan_node *nodes;
+    size_t n, cap;
+    etl_buf keys;
+    bool failed;
+} plan;
+
+static value_kind kind_of(const char *f, int *scale)
 {
-    put_char(w, '{');
-    int64_t child_index = i + a->offset;
-    for (int64_t k = 0; k < s->n_children && k < a->n_children; k++) {
-        if (k > 0)
-            put_char(w, ',');
-        const char *name = s->children[k]->name ? s->children[k]->name : "";
-        put_string(w, name, strlen(name));
-        put_char(w, ':');
-        put_value(w, s->children[k], a->children[k], child_index);
+    if (f[0] != '\0' && f[1] == '\0') {
+        switch (f[0]) {
+        case 'n': return V_NULL;
+        case 'b': return V_BOOL;
+        case 'i': return V_INT32;
+        case 'l': return V_INT64;
+        case 'g': return V_DOUBLE;
+        case 'f': return V_FLOAT;
+        case 'u': return V_TEXT;
+        case 'z': return V_BINARY;
+        case 'c': case 'C': case 's': case 'S': case 'I': case 'L': return V_SMALL_INT;
+        default: return V_UNSUPPORTED;
+        }
     }
-    put_char(w, '}');
+    if (strcmp(f, "+s") == 0)
+        return V_STRUCT;
+    if (strcmp(f, "+l") == 0)
+        return V_LIST;
+    if (strncmp(f, "tsu:", 4) == 0)
+        return V_TIMESTAMP;
+    if (strcmp(f, "tdD") == 0)
+        return V_DATE;
+    const char *comma = strchr(f, ',');
+    if (strncmp(f, "d:", 2) == 0 && comma != NULL) {
+        *scale = atoi(comma + 1);
+        return *scale > 38 || *scale < -38 ? V_UNSUPPORTED : V_DECIMAL;
+    }
+    return V_UNSUPPORTED;
 }
 
-static void put_list(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
-                     int64_t i)
+/* Reserves `count` nodes; their index, or SIZE_MAX without memory. */
+static size_t plan_reserve(plan *p, size_t count)
 {
-    int64_t begin, end;
-    etl_arrow_list_range(a, i, &begin, &end);
-    put_char(w, '[');
-    for (int64_t k = begin; k < end; k++) {
-        if (k > begin)
-            put_char(w, ',');
-        put_value(w, s->children[0], a->children[0], k);
+    if (p->n + count > p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        while (cap < p->n + count)
+            cap *= 2;
+        plan_node *grown = realloc(p->nodes, cap * sizeof *grown);
+        if (grown == NULL) {
+            p->failed = true;
+            return SIZE_MAX;
+        }
+        p->nodes = grown;
+        p->cap = cap;
     }
-    put_char(w, ']');
+    size_t first = p->n;
+    p->n += count;
+    return first;
 }
+
+static void plan_fill(plan *p, size_t index, const struct ArrowSchema *s)
+{
+    plan_node node = {.schema = s};
+    node.kind = kind_of(s->format ? s->format : "", &node.scale);
+    if (node.kind == V_STRUCT || node.kind == V_LIST) {
+        node.count = node.kind == V_LIST ? (s->n_children > 0 ? 1 : 0) : (size_t)s->n_children;
+        if (node.kind == V_LIST && node.count == 0)
+            node.kind = V_UNSUPPORTED;
+        node.first = plan_reserve(p, node.count);
+        if (node.first == SIZE_MAX)
+            return;
+    }
+    p->nodes[index] = node;
+    for (size_t k = 0; k < node.count && !p->failed; k++) {
+        const struct ArrowSchema *child = s->children[k];
+        if (node.kind == V_STRUCT) {
+            const char *name = child->name ? child->name : "";
+            size_t at = p->keys.len;
+            if (json_encode_string(&p->keys, name, strlen(name)) != ETL_OK ||
+                buf_append(&p->keys, ":", 1) != ETL_OK) {
+                p->failed = true;
+                return;
+            }
+            p->nodes[node.first + k].key_offset = at;
+            p->nodes[node.first + k].key_len = p->keys.len - at;
+        }
+        size_t key_offset = p->nodes[node.first + k].key_offset;
+        size_t key_len = p->nodes[node.first + k].key_len;
+        plan_fill(p, node.first + k, child);
+        if (!p->failed) {
+            p->nodes[node.first + k].key_offset = key_offset;
+            p->nodes[node.first + k].key_len = key_len;
+        }
+    }
+}
+
+static bool plan_build(plan *p, const struct ArrowSchema *root)
+{
+    memset(p, 0, sizeof *p);
+    size_t index = plan_reserve(p, 1);
+    if (index != SIZE_MAX)
+        plan_fill(p, index, root);
+    return !p->failed;
+}
+
+static void plan_free(plan *p)
+{
+    free(p->nodes);
+    buf_free(&p->keys);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Values                                                                    */
+/* ------------------------------------------------------------------------ */
 
 static void unsupported(writer *w, const struct ArrowSchema *s)
 {
@@ -385,46 +485,6 @@ static void unsupported(writer *w, const struct ArrowSchema *s)
         w->status = ctx_set_error(NULL, ETL_ERR_UNSUPPORTED, 0,
                                   "column '%s': Arrow format '%s' cannot be written as JSON",
                                   s->name ? s->name : "", s->format);
-}
-
-static void put_bytes_value(writer *w, const struct ArrowArray *a, int64_t i, bool text)
-{
-    size_t len;
-    const char *p = etl_arrow_bytes(a, i, &len);
-    if (text)
-        put_string(w, p, len);
-    else
-        put_base64(w, (const unsigned char *)p, len);
-}
-
-static void put_timeish(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
-                        int64_t i)
-{
-    if (strncmp(s->format, "tsu:", 4) == 0)
-        put_timestamp(w, etl_arrow_int64(a, i));
-    else if (strcmp(s->format, "tdD") == 0)
-        put_date(w, etl_arrow_int32(a, i));
-    else
-        unsupported(w, s);
-}
-
-static void put_decimal_value(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
-                              int64_t i)
-{
-    const char *comma = strchr(s->format, ',');
-    if (strncmp(s->format, "d:", 2) != 0 || comma == NULL) {
-        unsupported(w, s);
-        return;
-    }
-    int scale = atoi(comma + 1);
-    if (scale > 38 || scale < -38) {
-        unsupported(w, s);
-        return;
-    }
-    uint64_t lo;
-    int64_t hi;
-    etl_arrow_decimal128(a, i, &lo, &hi);
-    put_decimal(w, lo, hi, scale);
 }
 
 static void put_small_int(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
@@ -441,40 +501,77 @@ static void put_small_int(writer *w, const struct ArrowSchema *s, const struct A
     }
 }
 
-static void put_value(writer *w, const struct ArrowSchema *s, const struct ArrowArray *a,
+static void put_value(writer *w, const plan *p, size_t index, const struct ArrowArray *a,
+                      int64_t i);
+
+static void put_members(writer *w, const plan *p, const plan_node *n, const struct ArrowArray *a,
+                        int64_t i)
+{
+    put_char(w, '{');
+    int64_t child_index = i + a->offset;
+    for (size_t k = 0; k < n->count && (int64_t)k < a->n_children; k++) {
+        const plan_node *member = &p->nodes[n->first + k];
+        if (k > 0)
+            put_char(w, ',');
+        put(w, p->keys.data + member->key_offset, member->key_len);
+        put_value(w, p, n->first + k, a->children[k], child_index);
+    }
+    put_char(w, '}');
+}
+
+static void put_list(writer *w, const plan *p, const plan_node *n, const struct ArrowArray *a,
+                     int64_t i)
+{
+    int64_t begin, end;
+    etl_arrow_list_range(a, i, &begin, &end);
+    put_char(w, '[');
+    for (int64_t k = begin; k < end; k++) {
+        if (k > begin)
+            put_char(w, ',');
+        put_value(w, p, n->first, a->children[0], k);
+    }
+    put_char(w, ']');
+}
+
+static void put_value(writer *w, const plan *p, size_t index, const struct ArrowArray *a,
                       int64_t i)
 {
-    const char *f = s->format;
-    if (strcmp(f, "n") == 0 || !etl_arrow_is_valid(a, i)) {
+    const plan_node *n = &p->nodes[index];
+    if (n->kind == V_NULL || !etl_arrow_is_valid(a, i)) {
         put(w, "null", 4);
         return;
     }
-    bool single = f[1] == '\0';
-    if (single) {
-        switch (f[0]) {
-        case 'b': put_str(w, etl_arrow_bool(a, i) ? "true" : "false"); return;
-        case 'i': put_int(w, etl_arrow_int32(a, i)); return;
-        case 'l': put_int(w, etl_arrow_int64(a, i)); return;
-        case 'g': put_double(w, etl_arrow_double(a, i)); return;
-        case 'f': put_float(w, etl_arrow_float(a, i)); return;
-        case 'u': put_bytes_value(w, a, i, true); return;
-        case 'z': put_bytes_value(w, a, i, false); return;
-        case 'c': case 'C': case 's': case 'S': case 'I': case 'L':
-            put_small_int(w, s, a, i);
-            return;
-        default: break;
-        }
+    size_t len;
+    const char *bytes;
+    uint64_t lo;
+    int64_t hi;
+    switch (n->kind) {
+    case V_BOOL: put_str(w, etl_arrow_bool(a, i) ? "true" : "false"); return;
+    case V_INT32: put_int(w, etl_arrow_int32(a, i)); return;
+    case V_INT64: put_int(w, etl_arrow_int64(a, i)); return;
+    case V_DOUBLE: put_double(w, etl_arrow_double(a, i)); return;
+    case V_FLOAT: put_float(w, etl_arrow_float(a, i)); return;
+    case V_TEXT:
+        bytes = etl_arrow_bytes(a, i, &len);
+        put_string(w, bytes, len);
+        return;
+    case V_BINARY:
+        bytes = etl_arrow_bytes(a, i, &len);
+        put_base64(w, (const unsigned char *)bytes, len);
+        return;
+    case V_SMALL_INT: put_small_int(w, n->schema, a, i); return;
+    case V_STRUCT: put_members(w, p, n, a, i); return;
+    case V_LIST: put_list(w, p, n, a, i); return;
+    case V_TIMESTAMP: put_timestamp(w, etl_arrow_int64(a, i)); return;
+    case V_DATE: put_date(w, etl_arrow_int32(a, i)); return;
+    case V_DECIMAL:
+        etl_arrow_decimal128(a, i, &lo, &hi);
+        put_decimal(w, lo, hi, n->scale);
+        return;
+    case V_NULL:
+    case V_UNSUPPORTED: break;
     }
-    if (strcmp(f, "+s") == 0)
-        put_members(w, s, a, i);
-    else if (strcmp(f, "+l") == 0)
-        put_list(w, s, a, i);
-    else if (f[0] == 't')
-        put_timeish(w, s, a, i);
-    else if (f[0] == 'd')
-        put_decimal_value(w, s, a, i);
-    else
-        unsupported(w, s);
+    unsupported(w, n->schema);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -511,17 +608,35 @@ static etl_status finish(writer *w, size_t start_len)
     return w->status;
 }
 
-etl_status json_encode_row(const etl_batch *batch, int64_t row, etl_buf *out)
+etl_status json_encode_rows(const etl_batch *batch, int64_t first, int64_t count,
+                            const char *separator, etl_buf *out)
 {
     writer w = {out, ETL_OK};
     size_t start_len = out->len;
-    if (row < 0 || row >= batch->num_rows)
-        return ctx_set_error(NULL, ETL_ERR_PERMANENT, 0, "row %lld is outside the batch (%lld rows)",
-                             (long long)row, (long long)batch->num_rows);
+    if (first < 0 || count < 0 || first > batch->num_rows - count)
+        return ctx_set_error(NULL, ETL_ERR_PERMANENT, 0,
+                             "rows %lld to %lld are outside the batch (%lld rows)",
+                             (long long)first, (long long)(first + count - 1),
+                             (long long)batch->num_rows);
+    plan p;
+    if (!plan_build(&p, batch->schema)) {
+        plan_free(&p);
+        return ctx_set_error(NULL, ETL_ERR_NOMEM, 0, "out of memory encoding JSON");
+    }
+    size_t separator_len = separator ? strlen(separator) : 0;
     locale_t previous = enter_c_locale();
-    put_members(&w, batch->schema, batch->array, row);
+    for (int64_t row = first; row < first + count && w.status == ETL_OK; row++) {
+        put_value(&w, &p, 0, batch->array, row);
+        put(&w, separator, separator_len);
+    }
     leave_c_locale(previous);
+    plan_free(&p);
     return finish(&w, start_len);
+}
+
+etl_status json_encode_row(const etl_batch *batch, int64_t row, etl_buf *out)
+{
+    return json_encode_rows(batch, row, 1, NULL, out);
 }
 
 etl_status json_encode_string(etl_buf *out, const char *s, size_t len)

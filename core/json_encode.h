@@ -12,6 +12,10 @@
  * on the process-wide record, ctx_error_message(NULL)) for a column format
  * JSON cannot carry. */
 etl_status json_encode_row(const etl_batch *batch, int64_t row, etl_buf *out);
+/* Rows first .. first+count-1, each followed by `separator` (may be NULL):
+ * "\n" makes NDJSON. The columns are looked at once for all the rows. */
+etl_status json_encode_rows(const etl_batch *batch, int64_t first, int64_t count,
+                            const char *separator, etl_buf *out);
 
 /* Appends `s` as a JSON string with its quotes. Control characters, '"'
  * and '\\' are escaped; bytes that are not UTF-8 become U+FFFD. */
