@@ -60,6 +60,9 @@ run_client() {
     name=$1
     shift
     curl -s -X DELETE "$url/_emulator/log" >/dev/null
+    # The previous run's output is flushed first, so that its writeback
+    # does not land in this run's time (for either tool).
+    sync
     t0=$(bench_now_ns)
     /usr/bin/time -f '%U %S' -o "$bench_work/time" "$@" >"$bench_work/$name.out" 2>&1
     t1=$(bench_now_ns)

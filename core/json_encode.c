@@ -19,10 +19,16 @@ typedef struct writer {
     etl_status status;
 } writer;
 
-static void put(writer *w, const void *data, size_t len)
+static inline void put(writer *w, const void *data, size_t len)
 {
-    if (w->status == ETL_OK)
-        w->status = buf_append(w->out, data, len);
+    etl_buf *out = w->out;
+    if (w->status == ETL_OK && out->data != NULL && out->cap - out->len > len) {
+        memcpy(out->data + out->len, data, len);
+        out->len += len;
+        out->data[out->len] = '\0';
+    } else if (w->status == ETL_OK) {
+        w->status = buf_append(out, data, len);
+    }
 }
 
 static inline void put_char(writer *w, char c)
@@ -627,7 +633,8 @@ etl_status json_encode_rows(const etl_batch *batch, int64_t first, int64_t count
     locale_t previous = enter_c_locale();
     for (int64_t row = first; row < first + count && w.status == ETL_OK; row++) {
         put_value(&w, &p, 0, batch->array, row);
-        put(&w, separator, separator_len);
+        if (separator_len)
+            put(&w, separator, separator_len);
     }
     leave_c_locale(previous);
     plan_free(&p);

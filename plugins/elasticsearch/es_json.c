@@ -684,10 +684,11 @@ static bool put_compare(void *user, const char *bytes, size_t n)
 
 bool ej_string_is(ej_span v, const char *s)
 {
-    /* The common case, no escapes: compare in place. */
+    /* The common case, no escapes: compare in place (a raw control byte
+     * cannot match, as `s` holds none). */
     size_t len = strlen(s);
-    if (v.n == len + 2 && v.p[0] == '"' && memcmp(v.p + 1, s, len) == 0 && v.p[v.n - 1] == '"')
-        return memchr(v.p + 1, '\\', len) == NULL;
+    if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"' && memchr(v.p + 1, '\\', v.n - 2) == NULL)
+        return v.n == len + 2 && memcmp(v.p + 1, s, len) == 0;
     compare_state c = {s, 0, len, true};
     return each_byte(v, put_compare, &c) && c.same && c.at == len;
 }
