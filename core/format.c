@@ -1,6 +1,7 @@
 #include "format.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "batch.h"
 #include "buf.h"
@@ -179,4 +180,32 @@ etl_status format_skip(etl_format_reader *r, int64_t count, int64_t *skipped)
     if (st == ETL_END && *skipped >= count)
         st = ETL_OK;
     return st;
+}
+
+static bool name_ends_with(const char *name, size_t n, const char *suffix)
+{
+    size_t m = strlen(suffix);
+    return n >= m && memcmp(name + n - m, suffix, m) == 0;
+}
+
+const char *format_from_name(const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    size_t n = strlen(name);
+    static const char *const compressed[] = {".gz", ".zst", ".zstd"};
+    for (size_t i = 0; i < sizeof compressed / sizeof compressed[0]; i++) {
+        if (name_ends_with(name, n, compressed[i])) {
+            n -= strlen(compressed[i]);
+            break;
+        }
+    }
+    if (name_ends_with(name, n, ".ndjson") || name_ends_with(name, n, ".jsonl") ||
+        name_ends_with(name, n, ".json"))
+        return "ndjson";
+    if (name_ends_with(name, n, ".csv"))
+        return "csv";
+    if (name_ends_with(name, n, ".parquet"))
+        return "parquet";
+    return NULL;
 }

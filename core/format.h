@@ -23,4 +23,9 @@ etl_status format_read(etl_format_reader *r, etl_builder *out, int64_t max_recor
 void format_reader_close(etl_format_reader *r);
 etl_status format_skip(etl_format_reader *r, int64_t count, int64_t *skipped);
 
+/* The format a file or object name implies, looking through a .gz, .zst
+ * or .zstd suffix: "ndjson" (.ndjson .jsonl .json), "csv", "parquet", or
+ * NULL. */
+const char *format_from_name(const char *name);
+
 #endif

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "builder.h"
 #include "context.h"
+#include "decompress.h"
 #include "format.h"
 #include "host_http.h"
 #include "sigv4.h"
@@ -242,6 +243,9 @@ static const etl_host_api host_table = {
     .http_start = host_http_start,
     .http_wait = host_http_wait,
     .json_write_rows = json_encode_rows,
+    .decompress_open = decompress_open,
+    .decompress_close = decompress_close,
+    .format_from_name = format_from_name,
 };
 
 const etl_host_api *host_api(void) { return &host_table; }

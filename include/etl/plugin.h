@@ -186,6 +186,9 @@ typedef struct etl_byte_sink {
     etl_status (*write)(void *user, const void *data, size_t len);
 } etl_byte_sink;
 
+/* (1.2) A decompressing byte source (etl_host_api.decompress_open). */
+typedef struct etl_decompressor etl_decompressor;
+
 typedef struct etl_byte_source {
     uint32_t struct_size;
     void *user;
@@ -653,6 +656,19 @@ typedef struct etl_host_api {
      * than a json_write_row per row. */
     etl_status (*json_write_rows)(const etl_batch *batch, int64_t first, int64_t count,
                                   const char *separator, etl_buf *out);
+
+    /* (1.2) A byte source that decompresses `in`: `codec` is "auto" (or
+     * NULL: by in->name's extension, .gz .zst .zstd, else by the first
+     * bytes), "none", "gzip" or "zstd". `out` stays valid until
+     * decompress_close; corrupt or truncated data is ETL_ERR_IO, set on ctx,
+     * naming in->name. Any source of objects (files, S3) reads them alike. */
+    etl_status (*decompress_open)(etl_ctx *ctx, const etl_byte_source *in, const char *codec,
+                                  etl_byte_source *out, etl_decompressor **d);
+    void (*decompress_close)(etl_decompressor *d);
+    /* (1.2) The format a file or object name implies, through a .gz, .zst
+     * or .zstd suffix: "ndjson" (.ndjson .jsonl .json), "csv", "parquet", or
+     * NULL when the name does not tell. */
+    const char *(*format_from_name)(const char *name);
 } etl_host_api;
 
 /* ------------------------------------------------------------------------ */

@@ -19,7 +19,7 @@ extern const etl_connector csv_format_connector;
 /* A copy of `s` from the host allocator (NULL on NULL or out of memory). */
 char *file_strdup(const char *s);
 
-/* ---- decompress.c ----------------------------------------------------- */
+/* ---- file_input.c ----------------------------------------------------- */
 
 typedef enum file_compression {
     FILE_COMPRESSION_AUTO = 0,

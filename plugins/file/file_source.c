@@ -93,40 +93,16 @@ static etl_status check_readable(file_source *s, const char *path)
 
 /* ---- which format --------------------------------------------------- */
 
-static bool ends_with(const char *s, size_t n, const char *suffix)
-{
-    size_t m = strlen(suffix);
-    return n >= m && strncmp(s + n - m, suffix, m) == 0;
-}
-
-/* The format of `path` from its extension, ignoring .gz/.zst; NULL if the
- * name does not tell. */
-static const char *format_from_name(const char *path)
-{
-    size_t n = strlen(path);
-    static const char *const compressed[] = {".gz", ".zst", ".zstd"};
-    for (size_t i = 0; i < 3; i++) {
-        if (ends_with(path, n, compressed[i])) {
-            n -= strlen(compressed[i]);
-            break;
-        }
-    }
-    if (ends_with(path, n, ".ndjson") || ends_with(path, n, ".jsonl") ||
-        ends_with(path, n, ".json"))
-        return "ndjson";
-    if (ends_with(path, n, ".csv"))
-        return "csv";
-    return NULL;
-}
-
 static bool format_is_auto(const file_source *s)
 {
     return s->format_type == NULL || strcmp(s->format_type, "auto") == 0;
 }
 
+/* The format of `path`: the option's, or the one its name implies (the
+ * host looks through .gz/.zst); NULL if the name does not tell. */
 static const char *format_of(const file_source *s, const char *path)
 {
-    return format_is_auto(s) ? format_from_name(path) : s->format_type;
+    return format_is_auto(s) ? file_host->format_from_name(path) : s->format_type;
 }
 
 static etl_status check_formats(file_source *s, const etl_options *opts)
@@ -136,7 +112,8 @@ static etl_status check_formats(file_source *s, const etl_options *opts)
             return file_host->set_error(
                 s->ctx, ETL_ERR_CONFIG, 0,
                 "%s: cannot tell the format of '%s' from its name (known: .ndjson, .jsonl, "
-                ".json, .csv, optionally .gz or .zst); set format: ndjson or format: csv",
+                ".json, .csv, .parquet, optionally .gz or .zst); set format: ndjson or "
+                "format: csv",
                 file_host->opt_where(opts, "path"), s->paths[i]);
     }
     return ETL_OK;

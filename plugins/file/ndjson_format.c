@@ -4,7 +4,6 @@
  * exact. */
 #include "file_internal.h"
 
-#include <stddef.h>
 #include <stdio.h>
 
 /* Encoded rows are handed to the byte sink in pieces of about this size. */
@@ -41,29 +40,14 @@ static etl_status flush_pending(ndjson_writer *w)
     return st;
 }
 
-/* Whether the host encodes many rows per call (ABI 1.2). */
-static bool host_writes_rows(void)
-{
-    return file_host->abi_minor >= 2 &&
-           file_host->struct_size >=
-               offsetof(etl_host_api, json_write_rows) + sizeof file_host->json_write_rows;
-}
-
 static etl_status ndjson_write(void *state, const etl_batch *batch)
 {
     ndjson_writer *w = state;
     /* Rows go in slices, so the pending text stays near NDJSON_FLUSH_BYTES. */
-    const int64_t slice = host_writes_rows() ? 256 : 1;
+    const int64_t slice = 256;
     for (int64_t row = 0; row < batch->num_rows; row += slice) {
         int64_t count = batch->num_rows - row < slice ? batch->num_rows - row : slice;
-        etl_status st;
-        if (slice > 1) {
-            st = file_host->json_write_rows(batch, row, count, "\n", &w->pending);
-        } else {
-            st = file_host->json_write_row(batch, row, &w->pending);
-            if (st == ETL_OK)
-                st = file_host->buf_append(&w->pending, "\n", 1);
-        }
+        etl_status st = file_host->json_write_rows(batch, row, count, "\n", &w->pending);
         if (st == ETL_OK && w->pending.len >= NDJSON_FLUSH_BYTES)
             st = flush_pending(w);
         if (st != ETL_OK)

@@ -30,7 +30,7 @@ typedef struct s3_source {
     s3_client *client;
     const etl_options *format_opts;
     const char *format_type;         /* NULL or "auto": from the key */
-    bool compression_none;
+    const char *compression;     /* auto, none, gzip, zstd (the option's string) */
     bool incremental;
     int64_t settle_ms;
     int64_t chunk_size;
@@ -48,7 +48,9 @@ typedef struct s3_source {
     bool complete;
     /* the object being read */
     etl_format_reader *reader;
-    etl_byte_source bytes;
+    etl_byte_source bytes;       /* the object's bytes as stored */
+    etl_decompressor *decompressor;
+    etl_byte_source plain;       /* decompressed, for the format */
     int64_t offset;                  /* next byte to fetch */
     etl_buf chunk;
     size_t chunk_pos;
@@ -169,36 +171,25 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static bool compressed_name(const char *key)
+/* Compressions the host does not decompress. */
+static bool unsupported_compression_name(const char *key)
 {
-    return ends_with(key, ".gz") || ends_with(key, ".zst") || ends_with(key, ".zstd") ||
-           ends_with(key, ".bz2") || ends_with(key, ".xz");
-}
-
-static const char *format_from_key(const char *key)
-{
-    if (ends_with(key, ".ndjson") || ends_with(key, ".jsonl") || ends_with(key, ".json"))
-        return "ndjson";
-    if (ends_with(key, ".csv"))
-        return "csv";
-    if (ends_with(key, ".parquet"))
-        return "parquet";
-    return NULL;
+    return ends_with(key, ".bz2") || ends_with(key, ".xz");
 }
 
 static const char *format_of(const s3_source *s, const char *key)
 {
     bool automatic = s->format_type == NULL || strcmp(s->format_type, "auto") == 0;
-    return automatic ? format_from_key(key) : s->format_type;
+    return automatic ? s3_host->format_from_name(key) : s->format_type;
 }
 
 static etl_status unsupported_compression(s3_source *s, const char *key)
 {
     return s3_host->set_error(s->ctx, ETL_ERR_UNSUPPORTED, 0,
-                              "S3 source: s3://%s/%s is compressed (gzip/zstd...), which this "
-                              "version does not decompress; store objects uncompressed (Parquet "
-                              "compresses internally), or set compression: none to read the "
-                              "bytes as they are", s->client->bucket, key);
+                              "S3 source: s3://%s/%s is compressed with bzip2 or xz, which is "
+                              "not supported (gzip and zstd are); recompress it, or set "
+                              "compression: none to read the bytes as they are",
+                              s->client->bucket, key);
 }
 
 /* ---- the window of a pass ---------------------------------------------------- */
@@ -229,13 +220,14 @@ static etl_status apply_pass(s3_source *s)
     s->pass_ready = true;
     for (size_t i = 0; i < s->nobjects; i++) {
         const char *key = s->objects[i].key;
-        if (!s->compression_none && compressed_name(key))
+        if (strcmp(s->compression, "none") != 0 && unsupported_compression_name(key))
             return unsupported_compression(s, key);
         if (format_of(s, key) == NULL)
             return s3_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
                                       "S3 source: cannot tell the format of s3://%s/%s from its "
-                                      "name (known: .ndjson, .jsonl, .json, .csv, .parquet); set "
-                                      "format", s->client->bucket, key);
+                                      "name (known: .ndjson, .jsonl, .json, .csv, .parquet, "
+                                      "optionally .gz or .zst); set format",
+                                      s->client->bucket, key);
     }
     return ETL_OK;
 }
@@ -287,14 +279,6 @@ static int64_t read_bytes(void *user, void *buf, size_t cap)
             return 0;
         if (fetch_chunk(s, o) != ETL_OK)
             return -1;
-        if (s->offset == (int64_t)s->chunk.len && !s->compression_none && s->chunk.len >= 4) {
-            const unsigned char *m = (const unsigned char *)s->chunk.data;
-            if ((m[0] == 0x1f && m[1] == 0x8b) ||
-                (m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd)) {
-                unsupported_compression(s, o->key);
-                return -1;
-            }
-        }
     }
     size_t n = s->chunk.len - s->chunk_pos;
     if (n > cap)
@@ -312,8 +296,11 @@ static etl_status open_current(s3_source *s)
     s->chunk_pos = 0;
     s->bytes = (etl_byte_source){.struct_size = sizeof s->bytes, .user = s, .name = o->key,
                                  .read = read_bytes};
-    etl_status st = s3_host->format_reader_open(s->ctx, format_of(s, o->key), s->format_opts,
-                                                &s->bytes, &s->reader);
+    etl_status st = s3_host->decompress_open(s->ctx, &s->bytes, s->compression, &s->plain,
+                                             &s->decompressor);
+    if (st == ETL_OK)
+        st = s3_host->format_reader_open(s->ctx, format_of(s, o->key), s->format_opts,
+                                         &s->plain, &s->reader);
     if (st == ETL_OK)
         s3_host->log(s->ctx, ETL_LOG_DEBUG, "reading s3://%s/%s (%lld bytes) as %s",
                      s->client->bucket, o->key, (long long)o->size, format_of(s, o->key));
@@ -325,6 +312,9 @@ static void close_current(s3_source *s)
     if (s->reader)
         s3_host->format_reader_close(s->reader);
     s->reader = NULL;
+    if (s->decompressor)
+        s3_host->decompress_close(s->decompressor);
+    s->decompressor = NULL;
 }
 
 static etl_status source_read(void *state, etl_builder *out, int64_t max_records,
@@ -513,7 +503,7 @@ static etl_status read_options(s3_source *s, const etl_options *opts)
     s->format_opts = s3_host->opt_map(opts, "format");
     s->format_type = s->format_opts ? s3_host->opt_string(s->format_opts, "type") : NULL;
     const char *compression = s3_host->opt_string(opts, "compression");
-    s->compression_none = compression && strcmp(compression, "none") == 0;
+    s->compression = compression ? compression : "auto";
     s3_host->opt_bool(opts, "incremental", &s->incremental);
     s->chunk_size = 8LL * 1024 * 1024;
     s3_host->opt_size(opts, "chunk_size", &s->chunk_size);
@@ -575,8 +565,8 @@ static const etl_option_spec source_options[] = {
      .doc = "auto (from the key: .ndjson/.jsonl/.json, .csv, .parquet), a format name, or a "
             "mapping such as {type: csv, delimiter: ';'}"},
     {.key = "compression", .type = ETL_OPT_ENUM, .default_value = "auto",
-     .doc = "auto refuses gzip/zstd objects (not supported yet) with a clear error; none reads "
-            "bytes as they are", .choices = "auto|none"},
+     .doc = "auto decompresses .gz and .zst objects (or those that start like them); none "
+            "reads bytes as they are; gzip or zstd for every object", .choices = "auto|none|gzip|zstd"},
     {.key = "modified_after", .type = ETL_OPT_STRING,
      .doc = "only objects whose LastModified is after this UTC time (2024-12-15T00:00:00Z)"},
     {.key = "incremental", .type = ETL_OPT_BOOL, .default_value = "false",

@@ -288,6 +288,42 @@ if [ "$first_pass" -eq 120 ] && [ "$second_pass" -eq 6 ]; then ok "incremental: 
     not_ok "incremental: first pass $first_pass records (want 120), second $second_pass (want 6)"; sed 's/^/#   /' "$TAP_TMP/stderr" | head -5
 fi
 
+# ---- compressed objects: gzip and zstd by name or first bytes; bzip2 refused
+python3 -c '
+for i in range(500): print("{\"id\":%d,\"text\":\"r\u00e9sum\u00e9 %d\"}" % (i, i))' >comp.ndjson
+gzip -c comp.ndjson >comp.ndjson.gz
+s3util "$ENDPOINT" put lake comp/a.ndjson.gz comp.ndjson.gz
+s3util "$ENDPOINT" put lake comp/c.ndjson comp.ndjson.gz      # gzip under a plain name
+if command -v zstd >/dev/null; then    # else the zstd object is left out
+    zstd -q -c comp.ndjson >comp.ndjson.zst
+    s3util "$ENDPOINT" put lake comp/b.ndjson.zst comp.ndjson.zst
+fi
+pipeline comp.yaml "pipeline: comp
+source: {type: s3, url: 's3://lake/comp/', endpoint: '$ENDPOINT'}
+sink: {type: file, path: comp-out, format: ndjson}"
+run_etl run comp.yaml
+expect_status "gzip and zstd objects are read (by name, and by their first bytes)" 0
+copies=$([ -f comp.ndjson.zst ] && echo 3 || echo 2)
+for _ in $(seq "$copies"); do cat comp.ndjson; done >comp-expected.ndjson
+cat comp-out/* >comp-got.ndjson 2>/dev/null
+cmp -s comp-got.ndjson comp-expected.ndjson && ok "... every record of each, in key order" || not_ok "compressed objects: records differ"
+head -c $(($(wc -c <comp.ndjson.gz) / 2)) comp.ndjson.gz >comp-cut.gz
+s3util "$ENDPOINT" put lake comp-bad/x.ndjson.gz comp-cut.gz
+pipeline comp-bad.yaml "pipeline: compbad
+source: {type: s3, url: 's3://lake/comp-bad/', endpoint: '$ENDPOINT'}
+sink: {type: file, path: comp-bad-out, format: ndjson}"
+run_etl run comp-bad.yaml
+expect_status "a truncated gzip object fails as an I/O error" 6
+expect_stderr "... naming the object and what is wrong" "x.ndjson.gz: corrupt or truncated gzip data"
+echo "BZh91AY" >comp.bz2
+s3util "$ENDPOINT" put lake comp-bz/y.ndjson.bz2 comp.bz2
+pipeline comp-bz.yaml "pipeline: compbz
+source: {type: s3, url: 's3://lake/comp-bz/', endpoint: '$ENDPOINT', format: ndjson}
+sink: {type: file, path: comp-bz-out, format: ndjson}"
+run_etl run comp-bz.yaml
+expect_status "bzip2 objects are refused as not supported" 9
+expect_stderr "... with what to do" "bzip2 or xz, which is not supported"
+
 # ---- etl-conformance on s3.so, against this moto
 CONFORMANCE="$ETL_BUILDDIR/tests/conformance/etl-conformance"
 if [ -x "$CONFORMANCE" ]; then
