@@ -22,6 +22,8 @@ struct http_async {
     job_state state;
     bool quit;
     etl_http_request request;    /* shallow: the connector keeps its strings alive */
+    etl_http_prepare prepare;    /* run here once the response is in, or NULL */
+    void *prepare_arg;
     etl_http_response response;
     etl_status status;
 };
@@ -37,6 +39,8 @@ static void *worker_main(void *arg)
             break;
         pthread_mutex_unlock(&a->lock);
         etl_status st = host_http_send(a->shadow, &a->request, &a->response);
+        if (st == ETL_OK && a->prepare)
+            a->prepare(a->prepare_arg, &a->response);
         pthread_mutex_lock(&a->lock);
         a->status = st;
         a->state = JOB_DONE;
@@ -69,7 +73,8 @@ static struct http_async *async_of(etl_ctx *ctx)
     return a;
 }
 
-etl_status host_http_start(etl_ctx *ctx, const etl_http_request *req)
+etl_status host_http_start(etl_ctx *ctx, const etl_http_request *req, etl_http_prepare prepare,
+                           void *prepare_arg)
 {
     struct http_async *a = async_of(ctx);
     if (a == NULL)
@@ -81,6 +86,8 @@ etl_status host_http_start(etl_ctx *ctx, const etl_http_request *req)
         memcpy(&a->request, req,
                req->struct_size < sizeof a->request ? req->struct_size : sizeof a->request);
         a->request.struct_size = sizeof a->request;
+        a->prepare = prepare;
+        a->prepare_arg = prepare_arg;
         a->state = JOB_QUEUED;
         pthread_cond_broadcast(&a->changed);
     }

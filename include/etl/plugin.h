@@ -239,6 +239,9 @@ typedef struct etl_http_response {
     void *host_private;              /* headers; freed by http_response_free */
 } etl_http_response;
 
+/* (1.2) Called on the host's thread with the response of http_start. */
+typedef void (*etl_http_prepare)(void *arg, const etl_http_response *resp);
+
 /* (1.1) A value inside a JSON text, for control-plane JSON a connector reads
  * (its own cursors, API envelopes such as a search response). Spans come
  * from json_find and json_next, which validate what they return; the bytes
@@ -646,8 +649,14 @@ typedef struct etl_host_api {
      * body) must stay valid until http_wait returns. The request runs on a
      * connection of its own and is throttled, retried and budgeted like
      * http_send; the connector may use its ctx meanwhile. A ctx closed with
-     * a request outstanding waits for it. */
-    etl_status (*http_start)(etl_ctx *ctx, const etl_http_request *req);
+     * a request outstanding waits for it.
+     * `prepare` (may be NULL) runs on that thread once a response is in
+     * (http_send's ETL_OK, any status), before http_wait returns it: the
+     * connector may parse the body into structures of its own there, off
+     * its own thread. It must not call the host, nor touch what the
+     * connector's thread uses meanwhile. */
+    etl_status (*http_start)(etl_ctx *ctx, const etl_http_request *req, etl_http_prepare prepare,
+                             void *prepare_arg);
     etl_status (*http_wait)(etl_ctx *ctx, etl_http_response *resp);
 
     /* (1.2) json_write_row for rows first .. first+count-1 of a batch, each

@@ -248,11 +248,12 @@ bool es_can_start(void)
 }
 
 etl_status es_start(es_conn *c, es_request *r, const char *method, const char *path,
-                    const char *body, size_t len, uint32_t flags)
+                    const char *body, size_t len, uint32_t flags, etl_http_prepare prepare,
+                    void *prepare_arg)
 {
     if (!fill_request(c, r, method, path, body, len, flags))
         return es_host->set_error(c->ctx, ETL_ERR_NOMEM, 0, "out of memory");
-    etl_status st = es_host->http_start(c->ctx, &r->req);
+    etl_status st = es_host->http_start(c->ctx, &r->req, prepare, prepare_arg);
     r->started = st == ETL_OK;
     return st;
 }

@@ -44,8 +44,10 @@ typedef struct es_request {
 
 /* Whether the host offers http_start (ABI 1.2). */
 bool es_can_start(void);
+/* `prepare` (may be NULL) runs on the host's thread with the response. */
 etl_status es_start(es_conn *c, es_request *r, const char *method, const char *path,
-                    const char *body, size_t len, uint32_t flags);
+                    const char *body, size_t len, uint32_t flags, etl_http_prepare prepare,
+                    void *prepare_arg);
 /* Collects the response of es_start: as es_send would have returned it. */
 etl_status es_wait(es_conn *c, es_request *r, etl_http_response *resp);
 void es_request_free(es_request *r);

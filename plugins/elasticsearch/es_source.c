@@ -12,16 +12,12 @@
 #include "es_cursor.h"
 #include "es_internal.h"
 #include "es_mapping.h"
+#include "es_page.h"
 
 #define MAX_PAGE 10000           /* index.max_result_window */
 #define REOPEN_ATTEMPTS 3
 
 typedef enum es_api { ES_API_AUTO, ES_API_PIT, ES_API_SCROLL } es_api;
-
-typedef struct es_hit {
-    ej_span id, source, sort;
-    bool epoch_numbers;          /* _source may hold epoch dates as numbers */
-} es_hit;
 
 typedef struct es_source {
     etl_ctx *ctx;
@@ -52,8 +48,8 @@ typedef struct es_source {
     /* the current page */
     etl_http_response page;
     bool page_held;
-    es_hit *hits;
-    size_t nhits, hits_cap, next;
+    es_page_scan scan;           /* its hits */
+    size_t next;                 /* the next hit to return */
     bool last_page;              /* no page after this one */
     bool ended;                  /* read() returned ETL_END */
     bool position_pending;       /* hits[next-1] is newer than cur */
@@ -62,6 +58,8 @@ typedef struct es_source {
      * the cluster works on it while this page is decoded */
     bool prefetch;
     es_request ahead;
+    es_page_scan ahead_scan;     /* filled on the HTTP thread when it arrives */
+    bool ahead_scanned;
     es_str ahead_body;
     char ahead_path[64];
     int64_t ahead_size;
@@ -495,7 +493,7 @@ static void release_page(es_source *s)
     if (s->page_held)
         es_host->http_response_free(&s->page);
     s->page_held = false;
-    s->nhits = s->next = 0;
+    s->scan.nhits = s->next = 0;
 }
 
 /* The cursor moves to the last record returned before its page goes. */
@@ -503,7 +501,7 @@ static etl_status settle_position(es_source *s)
 {
     if (!s->position_pending)
         return ETL_OK;
-    const es_hit *h = &s->hits[s->next - 1];
+    const es_hit *h = &s->scan.hits[s->next - 1];
     const char *pit = s->scroll ? NULL : s->pit_id;
     if (s->scroll && s->cur.nkeys == 0) {
         /* Sorted by _doc: no position outlives the scroll (checkpoint says so). */
@@ -521,119 +519,27 @@ static etl_status settle_position(es_source *s)
     return ETL_OK;
 }
 
-static bool grow_hits(es_source *s)
-{
-    if (s->nhits < s->hits_cap)
-        return true;
-    size_t cap = s->hits_cap ? s->hits_cap * 2 : 256;
-    es_hit *grown = realloc(s->hits, cap * sizeof *grown);
-    if (grown == NULL)
-        return false;
-    s->hits = grown;
-    s->hits_cap = cap;
-    return true;
-}
-
-static bool watch_epoch_name(void *mapping, const char *name, size_t len)
-{
-    return es_mapping_is_epoch_name(mapping, name, len);
-}
-
-/* One hit, read member by member: its _source is skipped once, here, and
- * watched for epoch dates written as numbers on the way. */
-static bool read_hit(es_source *s, ej_iter *array)
-{
-    ej_iter it;
-    ej_span key, value;
-    if (!grow_hits(s) || !ej_descend(array, '{', &it))
-        return false;
-    es_hit *h = &s->hits[s->nhits];
-    memset(h, 0, sizeof *h);
-    bool watch = s->mapping.has_numeric_dates;
-    while (ej_next_key(&it, &key)) {
-        bool is_source = ej_key_is(key, "_source");
-        bool taken = is_source && watch
-                         ? ej_take_value_watching(&it, &value, watch_epoch_name, &s->mapping,
-                                                  &h->epoch_numbers)
-                         : ej_take_value(&it, &value);
-        if (!taken)
-            break;
-        if (is_source)
-            h->source = value;
-        else if (ej_key_is(key, "sort"))
-            h->sort = value;
-        else if (ej_key_is(key, "_id"))
-            h->id = value;
-    }
-    if (!ej_ascend(array, &it))
-        return false;
-    s->nhits++;
-    return true;
-}
-
-/* "hits": {"total": ..., "max_score": ..., "hits": [...]} */
-static bool read_hits(es_source *s, ej_iter *root)
-{
-    ej_iter hits, array;
-    ej_span key, value;
-    bool found = false;
-    if (!ej_descend(root, '{', &hits))
-        return false;
-    while (ej_next_key(&hits, &key)) {
-        if (ej_key_is(key, "hits") && ej_peek(&hits) == '[') {
-            if (!ej_descend(&hits, '[', &array))
-                return false;
-            while (ej_next_slot(&array))
-                if (!read_hit(s, &array))
-                    return false;
-            if (!ej_ascend(&hits, &array))
-                return false;
-            found = true;
-        } else if (!ej_take_value(&hits, &value)) {
-            return false;
-        }
-    }
-    return ej_ascend(root, &hits) && found;
-}
-
-/* Reads a 200 reply in one pass: the documents are not scanned twice. */
+/* Takes a 200 reply: scanned already on the HTTP thread when it was asked
+ * for ahead, else now, in one pass (the documents are not scanned twice). */
 static etl_status take_page(es_source *s, const char *what, int64_t size)
 {
-    ej_span root = {s->page.body.data, s->page.body.len}, key, value;
-    ej_span timed_out = {0}, shards = {0}, pit = {0}, scroll = {0};
-    ej_iter it;
-    bool hits = false;
-    while (root.n && strchr(" \r\n\t", root.p[root.n - 1]))
-        root.n--;
-    while (root.n && strchr(" \r\n\t", root.p[0])) {
-        root.p++;
-        root.n--;
+    if (s->ahead_scanned) {
+        es_page_scan current = s->scan;
+        s->scan = s->ahead_scan;
+        s->ahead_scan = current;             /* keeps its memory for the next page */
+        s->ahead_scanned = false;
+    } else {
+        es_page_scan_run(&s->scan, s->page.body.data, s->page.body.len, &s->mapping);
     }
-    bool ok = ej_members(root, &it);
-    while (ok && ej_next_key(&it, &key)) {
-        if (ej_key_is(key, "hits") && ej_peek(&it) == '{') {
-            ok = read_hits(s, &it);
-            hits = ok;
-            continue;
-        }
-        ok = ej_take_value(&it, &value);
-        if (ej_key_is(key, "timed_out"))
-            timed_out = value;
-        else if (ej_key_is(key, "_shards"))
-            shards = value;
-        else if (ej_key_is(key, "pit_id"))
-            pit = value;
-        else if (ej_key_is(key, "_scroll_id"))
-            scroll = value;
-    }
+    ej_span timed_out = s->scan.timed_out, shards = s->scan.shards, pit = s->scan.pit,
+            scroll = s->scan.scroll;
     char why[300];
-    if (!ok || it.failed || !hits) {
-        s->nhits = 0;
+    if (!s->scan.valid) {
         return es_host->set_error(s->ctx, ETL_ERR_RETRY, 200, "%s: the reply is not a search "
                                   "result (truncated?)", what);
     }
     if (es_check_complete(timed_out, shards, why, sizeof why) != ETL_OK) {
-        s->nhits = 0;
+        s->scan.nhits = 0;
         es_host->metric_add(s->ctx, "es_partial_replies", 1);
         return es_host->set_error(s->ctx, ETL_ERR_RETRY, 200, "%s: %s", what, why);
     }
@@ -648,7 +554,7 @@ static etl_status take_page(es_source *s, const char *what, int64_t size)
     }
     /* A sorted search_after page shorter than asked is the last one; scroll
      * ends with an empty page. */
-    s->last_page = s->scroll ? s->nhits == 0 : (int64_t)s->nhits < size;
+    s->last_page = s->scroll ? s->scan.nhits == 0 : (int64_t)s->scan.nhits < size;
     es_host->metric_add(s->ctx, "es_pages", 1);
     return ETL_OK;
 }
@@ -670,7 +576,7 @@ static bool build_ahead(es_source *s, int64_t size)
     es_cursor next;
     if (s->pit_id == NULL || !es_cursor_init(&next, (const char *const *)s->cur.keys, s->cur.nkeys))
         return false;
-    bool ok = es_cursor_take(&next, s->hits[s->nhits - 1].sort, s->pit_id);
+    bool ok = es_cursor_take(&next, s->scan.hits[s->scan.nhits - 1].sort, s->pit_id);
     if (ok) {
         es_cursor current = s->cur;
         bool same_pit = s->same_pit;
@@ -686,14 +592,27 @@ static bool build_ahead(es_source *s, int64_t size)
     return ok && es_str_ok(&s->ahead_body);
 }
 
+/* On the HTTP thread: the page asked for ahead is scanned as it arrives,
+ * off the reader's thread. Touches only ahead_scan and ahead_scanned, which
+ * the reader leaves alone until the request is collected. */
+static void scan_ahead(void *arg, const etl_http_response *resp)
+{
+    es_source *s = arg;
+    if (resp->status != 200)
+        return;
+    es_page_scan_run(&s->ahead_scan, resp->body.data, resp->body.len, &s->mapping);
+    s->ahead_scanned = true;
+}
+
 static void start_ahead(es_source *s, int64_t size)
 {
-    if (!s->prefetch || s->last_page || s->nhits == 0 || !build_ahead(s, size))
+    if (!s->prefetch || s->last_page || s->scan.nhits == 0 || !build_ahead(s, size))
         return;
     s->ahead_size = size;
     /* A failure to start only means the next page is asked for when needed. */
+    s->ahead_scanned = false;
     es_start(&s->conn, &s->ahead, "POST", s->ahead_path, s->ahead_body.p, s->ahead_body.n,
-             ETL_HTTP_RETRY);
+             ETL_HTTP_RETRY, scan_ahead, s);
 }
 
 /* Drops the page asked for ahead (a restore moved the cursor, or the
@@ -705,6 +624,7 @@ static void cancel_ahead(es_source *s)
     etl_http_response dropped;
     es_wait(&s->conn, &s->ahead, &dropped);
     es_host->http_response_free(&dropped);
+    s->ahead_scanned = false;
 }
 
 /* Sends the request for the next page, or collects the one sent ahead. */
@@ -852,6 +772,8 @@ static void source_free(es_source *s)
 {
     cancel_ahead(s);
     es_request_free(&s->ahead);
+    es_page_scan_free(&s->ahead_scan);
+    es_page_scan_free(&s->scan);
     es_str_free(&s->ahead_body);
     release_page(s);
     es_cursor_free(&s->cur);
@@ -865,7 +787,6 @@ static void source_free(es_source *s)
     free(s->inc_field);
     free(s->pit_id);
     free(s->scroll_id);
-    free(s->hits);
     es_str_free(&s->scratch);
     es_str_free(&s->body);
     free(s);
@@ -968,7 +889,7 @@ static etl_status es_source_read(void *state, etl_builder *out, int64_t max_reco
         return ETL_END;
     int64_t emitted = 0;
     while (emitted < max_records) {
-        if (s->next >= s->nhits) {
+        if (s->next >= s->scan.nhits) {
             /* One request per read: the host paces reads and pages alike. */
             if (s->last_page || emitted > 0)
                 break;
@@ -979,14 +900,14 @@ static etl_status es_source_read(void *state, etl_builder *out, int64_t max_reco
         }
         if (max_bytes > 0 && emitted > 0 && es_host->builder_bytes(out) >= max_bytes)
             return ETL_OK;
-        etl_status st = emit(s, out, &s->hits[s->next]);
+        etl_status st = emit(s, out, &s->scan.hits[s->next]);
         if (st != ETL_OK)
             return st;
         s->next++;
         s->position_pending = true;
         emitted++;
     }
-    if (s->next >= s->nhits && s->last_page) {
+    if (s->next >= s->scan.nhits && s->last_page) {
         s->ended = true;
         s->cur.end = true;
         return ETL_END;

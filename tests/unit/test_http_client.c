@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -762,7 +763,7 @@ START_TEST(background_request_overlaps_the_callers_work)
     etl_ctx *ctx = ctx_new("test", NULL);
     etl_http_request slow = host_get(url(1, "/sleep/400"));
     int64_t start = now_ms();
-    ck_assert_int_eq(host_http_start(ctx, &slow), ETL_OK);
+    ck_assert_int_eq(host_http_start(ctx, &slow, NULL, NULL), ETL_OK);
     ck_assert_int_lt(now_ms() - start, 200);
     /* The same ctx sends meanwhile, on its own connection. */
     etl_http_request quick = host_get(url(2, "/status/200"));
@@ -779,11 +780,53 @@ START_TEST(background_request_overlaps_the_callers_work)
     host_http_response_free(&now);
     host_http_response_free(&later);
     /* Again on the same worker: it is kept for the ctx's life. */
-    ck_assert_int_eq(host_http_start(ctx, &quick), ETL_OK);
+    ck_assert_int_eq(host_http_start(ctx, &quick, NULL, NULL), ETL_OK);
     ck_assert_int_eq(host_http_wait(ctx, &later), ETL_OK);
     ck_assert_int_eq(later.status, 200);
     ck_assert_str_eq(later.body.data, "status 200");
     host_http_response_free(&later);
+    ctx_free(ctx);
+}
+END_TEST
+
+typedef struct prepared {
+    pthread_t thread;
+    size_t body_len;
+    int status;
+    int calls;
+} prepared;
+
+static void note_response(void *arg, const etl_http_response *resp)
+{
+    prepared *p = arg;
+    p->thread = pthread_self();
+    p->body_len = resp->body.len;
+    p->status = resp->status;
+    p->calls++;
+}
+
+/* prepare runs on the host's thread, on the response, before http_wait
+ * returns it; not when there is no response. */
+START_TEST(background_prepare_sees_the_response_first)
+{
+    etl_ctx *ctx = ctx_new("test", NULL);
+    prepared seen = {.calls = 0};
+    etl_http_request req = host_get(url(1, "/status/404"));
+    ck_assert_int_eq(host_http_start(ctx, &req, note_response, &seen), ETL_OK);
+    etl_http_response resp = {.struct_size = sizeof resp};
+    ck_assert_int_eq(host_http_wait(ctx, &resp), ETL_OK);
+    ck_assert_int_eq(seen.calls, 1);
+    ck_assert(!pthread_equal(seen.thread, pthread_self()));
+    ck_assert_int_eq(seen.status, 404);
+    ck_assert_uint_eq(seen.body_len, resp.body.len);
+    host_http_response_free(&resp);
+    char target[128];
+    snprintf(target, sizeof target, "http://127.0.0.1:%d/gone", closed_port());
+    etl_http_request gone = host_get(target);
+    ck_assert_int_eq(host_http_start(ctx, &gone, note_response, &seen), ETL_OK);
+    ck_assert_int_eq(host_http_wait(ctx, &resp), ETL_ERR_RETRY);
+    ck_assert_int_eq(seen.calls, 1);
+    host_http_response_free(&resp);
     ctx_free(ctx);
 }
 END_TEST
@@ -794,7 +837,7 @@ START_TEST(background_failure_reaches_the_callers_ctx)
     snprintf(target, sizeof target, "http://127.0.0.1:%d/gone", closed_port());
     etl_ctx *ctx = ctx_new("source es", NULL);
     etl_http_request req = host_get(target);
-    ck_assert_int_eq(host_http_start(ctx, &req), ETL_OK);
+    ck_assert_int_eq(host_http_start(ctx, &req, NULL, NULL), ETL_OK);
     etl_http_response resp = {.struct_size = sizeof resp};
     ck_assert_int_eq(host_http_wait(ctx, &resp), ETL_ERR_RETRY);
     ck_assert_int_eq(ctx_error_status(ctx), ETL_ERR_RETRY);
@@ -813,15 +856,15 @@ START_TEST(background_misuse_is_refused)
     ck_assert_int_eq(host_http_wait(ctx, &resp), ETL_ERR_PERMANENT);
     ck_assert_msg(strstr(ctx_error_message(ctx), "did not start"), "%s", ctx_error_message(ctx));
     etl_http_request req = host_get(url(1, "/sleep/200"));
-    ck_assert_int_eq(host_http_start(ctx, &req), ETL_OK);
-    ck_assert_int_eq(host_http_start(ctx, &req), ETL_ERR_PERMANENT);
+    ck_assert_int_eq(host_http_start(ctx, &req, NULL, NULL), ETL_OK);
+    ck_assert_int_eq(host_http_start(ctx, &req, NULL, NULL), ETL_ERR_PERMANENT);
     ck_assert_msg(strstr(ctx_error_message(ctx), "second HTTP request"), "%s",
                   ctx_error_message(ctx));
     ck_assert_int_eq(host_http_wait(ctx, &resp), ETL_OK);
     ck_assert_str_eq(resp.body.data, "slept");
     host_http_response_free(&resp);
     /* Closed with a request outstanding: waits for it, leaks nothing. */
-    ck_assert_int_eq(host_http_start(ctx, &req), ETL_OK);
+    ck_assert_int_eq(host_http_start(ctx, &req, NULL, NULL), ETL_OK);
     int64_t start = now_ms();
     ctx_free(ctx);
     ck_assert_int_ge(now_ms() - start, 100);
@@ -865,6 +908,7 @@ static Suite *http_suite(void)
     TCase *background = tcase_create("background");
     tcase_set_timeout(background, 30);
     tcase_add_test(background, background_request_overlaps_the_callers_work);
+    tcase_add_test(background, background_prepare_sees_the_response_first);
     tcase_add_test(background, background_failure_reaches_the_callers_ctx);
     tcase_add_test(background, background_misuse_is_refused);
     suite_add_tcase(s, background);
