@@ -121,7 +121,8 @@ static int compare_bytes(const pq_column *c, const uint8_t *a, size_t alen, cons
 {
     if (c->phys == PQ_FIXED_LEN_BYTE_ARRAY && alen > 0 && blen > 0 && (a[0] ^ b[0]) & 0x80)
         return (a[0] & 0x80) ? -1 : 1;
-    int r = memcmp(a, b, alen < blen ? alen : blen);
+    size_t common = alen < blen ? alen : blen;
+    int r = common > 0 ? memcmp(a, b, common) : 0;  /* an empty value may have no bytes at all */
     return r != 0 ? r : (alen > blen) - (alen < blen);
 }
 

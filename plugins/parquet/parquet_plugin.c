@@ -1,7 +1,17 @@
-/* parquet.so: the parquet format (writer, and footer/schema reader). */
+/* parquet.so: the parquet format (writer, record reader, footer/schema reader). */
 #include "parquet_internal.h"
 
+#include <stdio.h>
+
 const etl_host_api *pq_host;
+
+etl_status pq_set_errorv(etl_ctx *ctx, etl_status status, const char *name, const char *fmt,
+                         va_list ap)
+{
+    char message[1024];
+    vsnprintf(message, sizeof message, fmt, ap);
+    return pq_host->set_error(ctx, status, 0, "parquet (%s): %s", name, message);
+}
 
 static const etl_connector *const parquet_connectors[] = {&parquet_format_connector, NULL};
 
@@ -12,7 +22,8 @@ static const etl_plugin_descriptor parquet_descriptor = {
     .min_host_minor = 0,
     .name = "parquet",
     .version = PACKAGE_VERSION,
-    .summary = "Apache Parquet format: a writer from columnar batches, and a footer reader",
+    .summary = "Apache Parquet format: a writer from columnar batches, a record reader, and a "
+               "footer reader",
     .connectors = parquet_connectors,
 };
 

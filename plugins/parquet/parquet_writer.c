@@ -19,6 +19,7 @@
 
 #include "column_writer.h"
 #include "parquet_metadata.h"
+#include "record_reader.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -71,14 +72,12 @@ static etl_status fail(pq_writer *w, etl_status st, const char *fmt, ...) ETL_PR
 
 static etl_status fail(pq_writer *w, etl_status st, const char *fmt, ...)
 {
-    char message[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
     w->failed = st;
-    return pq_host->set_error(w->ctx, st, 0, "parquet (%s): %s", w->out.name ? w->out.name : "output",
-                              message);
+    pq_set_errorv(w->ctx, st, w->out.name ? w->out.name : "output", fmt, ap);
+    va_end(ap);
+    return st;
 }
 
 static etl_status nomem(pq_writer *w)
@@ -967,8 +966,9 @@ static const etl_format_vtable parquet_vtable = {
     .bytes_written = pq_bytes_written,
     .finish = pq_finish,
     .writer_close = pq_writer_close,
-    /* No record reader yet: the footer and schema reader is in
-     * parquet_reader.h for the crawler. */
+    .reader_open = pq_reader_open,
+    .read = pq_reader_read,
+    .reader_close = pq_reader_close,
 };
 
 static const etl_option_spec parquet_options[] = {
