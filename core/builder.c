@@ -954,8 +954,8 @@ int32_t builder_field(etl_builder *b, int32_t parent, const char *name, size_t n
     return id;
 }
 
-int32_t builder_declare(etl_builder *b, int32_t parent, const char *name, etl_type type,
-                        int32_t precision, int32_t scale)
+static int32_t check_declared_type(etl_builder *b, const char *name, etl_type type,
+                                   int32_t precision, int32_t scale)
 {
     if ((unsigned)type > ETL_TYPE_LIST)
         return ctx_set_error(b->ctx, ETL_ERR_CONFIG, 0, "column '%s': unknown type %d",
@@ -966,9 +966,17 @@ int32_t builder_declare(etl_builder *b, int32_t parent, const char *name, etl_ty
                              "column '%s': decimal(%d,%d) is invalid: precision must be 1-38 "
                              "and scale between 0 and the precision",
                              name ? name : "", (int)precision, (int)scale);
-    int32_t id = builder_field(b, parent, name, name ? strlen(name) : 0);
-    if (id < 0 || type == ETL_TYPE_NULL)
-        return id;
+    return 0;
+}
+
+int32_t builder_declare_type(etl_builder *b, int32_t id, etl_type type, int32_t precision,
+                             int32_t scale)
+{
+    if ((uint32_t)id >= (uint32_t)b->ncols)
+        return bad_handle(b, id);
+    int32_t bad = check_declared_type(b, b->cols[id].name, type, precision, scale);
+    if (bad < 0 || type == ETL_TYPE_NULL)
+        return bad < 0 ? bad : id;
     bcol *c = &b->cols[id];
     if (type == ETL_TYPE_DECIMAL && c->type == ETL_TYPE_DECIMAL &&
         (c->precision != precision || c->scale != scale)) {
@@ -987,6 +995,16 @@ int32_t builder_declare(etl_builder *b, int32_t parent, const char *name, etl_ty
     }
     b->cols[id].declared = true;
     return id;
+}
+
+int32_t builder_declare(etl_builder *b, int32_t parent, const char *name, etl_type type,
+                        int32_t precision, int32_t scale)
+{
+    int32_t bad = check_declared_type(b, name, type, precision, scale);
+    if (bad < 0)
+        return bad;
+    int32_t id = builder_field(b, parent, name, name ? strlen(name) : 0);
+    return id < 0 ? id : builder_declare_type(b, id, type, precision, scale);
 }
 
 static int32_t ensure_item(etl_builder *b, int32_t list)

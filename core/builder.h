@@ -15,6 +15,9 @@ int32_t builder_field(etl_builder *b, int32_t parent, const char *name, size_t n
 int32_t builder_declare(etl_builder *b, int32_t parent, const char *name, etl_type type,
                         int32_t precision, int32_t scale);
 int32_t builder_list_item(etl_builder *b, int32_t list_column);
+/* builder_declare for a column already in hand (a list's item). */
+int32_t builder_declare_type(etl_builder *b, int32_t col, etl_type type, int32_t precision,
+                             int32_t scale);
 etl_type builder_column_type(const etl_builder *b, int32_t col);
 
 etl_status builder_begin_record(etl_builder *b);

@@ -246,6 +246,7 @@ static const etl_host_api host_table = {
     .decompress_open = decompress_open,
     .decompress_close = decompress_close,
     .format_from_name = format_from_name,
+    .builder_declare_type = builder_declare_type,
 };
 
 const etl_host_api *host_api(void) { return &host_table; }

@@ -678,6 +678,10 @@ typedef struct etl_host_api {
      * or .zstd suffix: "ndjson" (.ndjson .jsonl .json), "csv", "parquet", or
      * NULL when the name does not tell. */
     const char *(*format_from_name)(const char *name);
+    /* (1.2) builder_declare for a column already in hand, such as a list's
+     * item (builder_list_item): its type is fixed before data arrives. */
+    int32_t (*builder_declare_type)(etl_builder *b, int32_t col, etl_type type,
+                                    int32_t precision, int32_t scale);
 } etl_host_api;
 
 /* ------------------------------------------------------------------------ */

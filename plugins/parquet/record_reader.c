@@ -1013,11 +1013,11 @@ static etl_status open_row_group(rr_reader *r)
 /* ---- builder columns --------------------------------------------------- */
 
 static etl_status declare_inside(etl_builder *out, rr_node *n);
+static etl_type builder_type_of(const rr_node *n);
 
 static etl_status declare_field(etl_builder *out, rr_node *n, int32_t parent)
 {
-    etl_type type = n->kind == RR_STRUCT ? ETL_TYPE_STRUCT
-                    : n->kind == RR_LIST ? ETL_TYPE_LIST : n->type;
+    etl_type type = builder_type_of(n);
     int32_t col = pq_host->builder_declare(out, parent, n->name, type,
                                            type == ETL_TYPE_DECIMAL ? n->precision : 0,
                                            type == ETL_TYPE_DECIMAL ? n->scale : 0);
@@ -1027,8 +1027,12 @@ static etl_status declare_field(etl_builder *out, rr_node *n, int32_t parent)
     return declare_inside(out, n);
 }
 
-/* Struct fields and list elements. A list element that is a leaf cannot
- * be declared through the builder API: its type comes from its values. */
+static etl_type builder_type_of(const rr_node *n)
+{
+    return n->kind == RR_STRUCT ? ETL_TYPE_STRUCT : n->kind == RR_LIST ? ETL_TYPE_LIST : n->type;
+}
+
+/* Struct fields and list elements, each with its type. */
 static etl_status declare_inside(etl_builder *out, rr_node *n)
 {
     if (n->kind == RR_STRUCT) {
@@ -1038,11 +1042,18 @@ static etl_status declare_inside(etl_builder *out, rr_node *n)
                 return st;
         }
     } else if (n->kind == RR_LIST) {
+        rr_node *element = n->kids[0];
         int32_t item = pq_host->builder_list_item(out, n->col);
+        if (item >= 0) {
+            etl_type type = builder_type_of(element);
+            item = pq_host->builder_declare_type(out, item, type,
+                                                 type == ETL_TYPE_DECIMAL ? element->precision : 0,
+                                                 type == ETL_TYPE_DECIMAL ? element->scale : 0);
+        }
         if (item < 0)
             return (etl_status)item;
-        n->kids[0]->col = item;
-        return declare_inside(out, n->kids[0]);
+        element->col = item;
+        return declare_inside(out, element);
     }
     return ETL_OK;
 }

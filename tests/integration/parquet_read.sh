@@ -154,9 +154,10 @@ if [ "$have_duckdb" -eq 1 ]; then
     if [ "$got" = '"uid":"00000000-0000-0000-0000-000000000001","ubig":18446744073709551614,"uint":null,"ts_ns":"1969-12-31T23:59:56.000003Z"' ]
     then ok "UUID, UBIGINT, UINTEGER and TIMESTAMP_NS values"; else
         not_ok "UUID, UBIGINT, UINTEGER and TIMESTAMP_NS values (got $got)"; fi
-    got=$(node "$CHECK" query "select column_name, column_type from (describe select * from 'out/types_default-p/types_default-p-0-000001.parquet') where column_name in ('tiny', 'dec9', 'd', 'ts', 'ts_ms', 'real32', 'st') order by 1")
+    got=$(node "$CHECK" query "select column_name, column_type from (describe select * from 'out/types_default-p/types_default-p-0-000001.parquet') where column_name in ('tiny', 'dec9', 'd', 'li', 'ts', 'ts_ms', 'real32', 'st') order by 1")
     expected='{"column_name":"d","column_type":"DATE"}
 {"column_name":"dec9","column_type":"DECIMAL(9,2)"}
+{"column_name":"li","column_type":"INTEGER[]"}
 {"column_name":"real32","column_type":"FLOAT"}
 {"column_name":"st","column_type":"STRUCT(a BIGINT, b VARCHAR, \"inner\" STRUCT(c BOOLEAN))"}
 {"column_name":"tiny","column_type":"INTEGER"}

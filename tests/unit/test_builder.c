@@ -170,6 +170,35 @@ START_TEST(every_type_inferred)
 }
 END_TEST
 
+/* A list's item declared by handle keeps its type, with no values at all
+ * or with values that would otherwise widen it. */
+START_TEST(declared_list_item_types)
+{
+    int32_t ints = builder_declare(b, ETL_ROOT, "ints", ETL_TYPE_LIST, 0, 0);
+    int32_t item = builder_list_item(b, ints);
+    ck_assert_int_eq(builder_declare_type(b, item, ETL_TYPE_INT32, 0, 0), item);
+    int32_t empty = builder_declare(b, ETL_ROOT, "empty", ETL_TYPE_LIST, 0, 0);
+    int32_t empty_item = builder_list_item(b, empty);
+    ck_assert_int_eq(builder_declare_type(b, empty_item, ETL_TYPE_DECIMAL, 12, 3), empty_item);
+    assert_error_has(builder_declare_type(b, item, ETL_TYPE_STRING, 0, 0), ETL_ERR_CONFIG,
+                     "cannot be declared", "string");
+    assert_error_has(builder_declare_type(b, 9999, ETL_TYPE_INT32, 0, 0), ETL_ERR_PERMANENT,
+                     "invalid column handle 9999", NULL);
+    ck_assert_int_eq(builder_begin_record(b), ETL_OK);
+    ck_assert_int_eq(builder_begin_list(b, ints), ETL_OK);
+    ck_assert_int_eq(builder_append_int64(b, item, 7), ETL_OK);
+    ck_assert_int_eq(builder_end_list(b, ints), ETL_OK);
+    ck_assert_int_eq(builder_append_null(b, empty), ETL_OK);
+    ck_assert_int_eq(builder_end_record(b), ETL_OK);
+    etl_batch *out = finish();
+    const struct ArrowSchema *list = sch(out, "ints");
+    ck_assert_str_eq(list->format, "+l");
+    ck_assert_str_eq(list->children[0]->format, "i");
+    ck_assert_str_eq(sch(out, "empty")->children[0]->format, "d:12,3");
+    batch_release(out);
+}
+END_TEST
+
 START_TEST(declared_types)
 {
     int32_t i32 = builder_declare(b, ETL_ROOT, "i32", ETL_TYPE_INT32, 0, 0);
@@ -951,6 +980,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, every_type_inferred);
     tcase_add_test(tc, declared_types);
+    tcase_add_test(tc, declared_list_item_types);
     tcase_add_test(tc, nulls_everywhere);
     tcase_add_test(tc, int64_extremes_and_strict_text);
     tcase_add_test(tc, strict_text_other_types);
