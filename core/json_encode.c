@@ -361,21 +361,27 @@ typedef enum value_kind {
     V_STRUCT, V_LIST, V_TIMESTAMP, V_DATE, V_DECIMAL, V_UNSUPPORTED
 } value_kind;
 
-/* One schema node. A struct's members carry their `"name":` bytes, encoded
- * once, so rows only copy them. */
+/* One schema node. A struct's members carry their name's length, and
+ * whether it needs escaping (names almost never do), so rows only copy it. */
 typedef struct plan_node {
     value_kind kind;
     const struct ArrowSchema *schema;
-    size_t key_offset, key_len;      /* in plan.keys */
+    const char *key;                 /* a struct member's name, or NULL */
+    size_t key_len;
+    bool key_plain;                  /* written as is between quotes */
     size_t first, count;             /* children: nodes[first .. first+count) */
     int scale;                       /* decimals */
 } plan_node;
 
+/* Nodes live in the plan itself up to PLAN_INLINE_NODES: a plan is built
+ * per call, and some sinks call json_write_row once per record. */
+#define PLAN_INLINE_NODES 64
+
 typedef struct plan {
     plan_node *nodes;
     size_t n, cap;
-    etl_buf keys;
     bool failed;
+    plan_node inline_nodes[PLAN_INLINE_NODES];
 } plan;
 
 static value_kind kind_of(const char *f, int *scale)
@@ -414,14 +420,17 @@ static value_kind kind_of(const char *f, int *scale)
 static size_t plan_reserve(plan *p, size_t count)
 {
     if (p->n + count > p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
+        size_t cap = p->cap * 2;
         while (cap < p->n + count)
             cap *= 2;
-        plan_node *grown = realloc(p->nodes, cap * sizeof *grown);
+        bool inline_now = p->nodes == p->inline_nodes;
+        plan_node *grown = realloc(inline_now ? NULL : p->nodes, cap * sizeof *grown);
         if (grown == NULL) {
             p->failed = true;
             return SIZE_MAX;
         }
+        if (inline_now)
+            memcpy(grown, p->inline_nodes, p->n * sizeof *grown);
         p->nodes = grown;
         p->cap = cap;
     }
@@ -430,9 +439,21 @@ static size_t plan_reserve(plan *p, size_t count)
     return first;
 }
 
-static void plan_fill(plan *p, size_t index, const struct ArrowSchema *s)
+static bool plain_key(const char *name, size_t len)
 {
-    plan_node node = {.schema = s};
+    for (size_t i = 0; i < len; i++)
+        if (!plain_ascii((uint8_t)name[i]))
+            return false;
+    return true;
+}
+
+static void plan_fill(plan *p, size_t index, const struct ArrowSchema *s, const char *key)
+{
+    plan_node node = {.schema = s, .key = key};
+    if (key) {
+        node.key_len = strlen(key);
+        node.key_plain = plain_key(key, node.key_len);
+    }
     node.kind = kind_of(s->format ? s->format : "", &node.scale);
     if (node.kind == V_STRUCT || node.kind == V_LIST) {
         node.count = node.kind == V_LIST ? (s->n_children > 0 ? 1 : 0) : (size_t)s->n_children;
@@ -445,40 +466,27 @@ static void plan_fill(plan *p, size_t index, const struct ArrowSchema *s)
     p->nodes[index] = node;
     for (size_t k = 0; k < node.count && !p->failed; k++) {
         const struct ArrowSchema *child = s->children[k];
-        if (node.kind == V_STRUCT) {
-            const char *name = child->name ? child->name : "";
-            size_t at = p->keys.len;
-            if (json_encode_string(&p->keys, name, strlen(name)) != ETL_OK ||
-                buf_append(&p->keys, ":", 1) != ETL_OK) {
-                p->failed = true;
-                return;
-            }
-            p->nodes[node.first + k].key_offset = at;
-            p->nodes[node.first + k].key_len = p->keys.len - at;
-        }
-        size_t key_offset = p->nodes[node.first + k].key_offset;
-        size_t key_len = p->nodes[node.first + k].key_len;
-        plan_fill(p, node.first + k, child);
-        if (!p->failed) {
-            p->nodes[node.first + k].key_offset = key_offset;
-            p->nodes[node.first + k].key_len = key_len;
-        }
+        const char *name = node.kind == V_STRUCT ? (child->name ? child->name : "") : NULL;
+        plan_fill(p, node.first + k, child, name);
     }
 }
 
 static bool plan_build(plan *p, const struct ArrowSchema *root)
 {
-    memset(p, 0, sizeof *p);
+    p->nodes = p->inline_nodes;
+    p->n = 0;
+    p->cap = PLAN_INLINE_NODES;
+    p->failed = false;
     size_t index = plan_reserve(p, 1);
     if (index != SIZE_MAX)
-        plan_fill(p, index, root);
+        plan_fill(p, index, root, NULL);
     return !p->failed;
 }
 
 static void plan_free(plan *p)
 {
-    free(p->nodes);
-    buf_free(&p->keys);
+    if (p->nodes != p->inline_nodes)
+        free(p->nodes);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -519,7 +527,14 @@ static void put_members(writer *w, const plan *p, const plan_node *n, const stru
         const plan_node *member = &p->nodes[n->first + k];
         if (k > 0)
             put_char(w, ',');
-        put(w, p->keys.data + member->key_offset, member->key_len);
+        if (member->key_plain) {
+            put_char(w, '"');
+            put(w, member->key, member->key_len);
+            put(w, "\":", 2);
+        } else {
+            put_string(w, member->key, member->key_len);
+            put_char(w, ':');
+        }
         put_value(w, p, n->first + k, a->children[k], child_index);
     }
     put_char(w, '}');

@@ -527,11 +527,6 @@ static void put_iso(es_str *out, int64_t ms)
                   (int)(rest % 1000));
 }
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 bool es_mapping_is_epoch_name(const es_mapping *m, const char *name, size_t len)
 {
     for (size_t i = 0; i < m->epoch_count; i++)
@@ -540,46 +535,10 @@ bool es_mapping_is_epoch_name(const es_mapping *m, const char *name, size_t len)
     return false;
 }
 
-/* Whether the member name that ends just before the colon at p (allowing
- * spaces) is one of the epoch date fields. */
-static bool key_is_epoch_name(const es_mapping *m, const char *start, const char *p)
-{
-    const char *k = p;
-    while (k > start && is_space(k[-1]))
-        k--;
-    if (k <= start || k[-1] != '"')
-        return false;
-    const char *close = k - 1, *open = close;
-    while (open > start && open[-1] != '"')
-        open--;
-    return es_mapping_is_epoch_name(m, open, (size_t)(close - open));
-}
-
-/* Whether some member named like an epoch date field holds a number (or an
- * array starting with one): one pass over the colons, so that most
- * documents skip the exact scan. False positives only cost that scan. */
-static bool may_hold_epoch_numbers(const es_mapping *m, ej_span doc)
-{
-    const char *end = doc.p + doc.n;
-    for (const char *p = doc.p; (p = memchr(p, ':', (size_t)(end - p))) != NULL; p++) {
-        const char *q = p + 1;
-        while (q < end && (is_space(*q) || *q == '['))
-            q++;
-        if (q < end && (*q == '-' || (*q >= '0' && *q <= '9')) && key_is_epoch_name(m, doc.p, p))
-            return true;
-    }
-    return false;
-}
-
 bool es_mapping_fix_dates(const es_mapping *m, ej_span doc, es_str *out)
 {
-    if (!m->has_numeric_dates || !may_hold_epoch_numbers(m, doc))
+    if (!m->has_numeric_dates)
         return false;
-    return es_mapping_rewrite_dates(m, doc, out);
-}
-
-bool es_mapping_rewrite_dates(const es_mapping *m, ej_span doc, es_str *out)
-{
     edits e = {0};
     scan_object(&m->root, doc, &e, 0);
     if (e.n == 0 || e.failed) {

@@ -90,11 +90,10 @@ etl_status es_mapping_declare(const es_mapping *m, const etl_host_api *host, etl
 /* Rewrites the numbers held by date fields (epoch millis or seconds) of one
  * _source document into ISO 8601 text, so that the builder reads them as
  * timestamps. Returns false when the document needs no change (out is
- * untouched), true when `out` holds the rewritten document. */
+ * untouched), true when `out` holds the rewritten document. Callers skip
+ * it for documents that name no epoch date field before a number
+ * (ej_take_value_watching finds them while the document is skipped). */
 bool es_mapping_fix_dates(const es_mapping *m, ej_span doc, es_str *out);
-/* es_mapping_fix_dates without its quick pre-check, for a document already
- * known to name an epoch date field before a number (a watched skip). */
-bool es_mapping_rewrite_dates(const es_mapping *m, ej_span doc, es_str *out);
 /* Whether `name` (not NUL-terminated) is the name of a date field that
  * accepts epoch numbers. */
 bool es_mapping_is_epoch_name(const es_mapping *m, const char *name, size_t len);

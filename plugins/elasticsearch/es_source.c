@@ -412,6 +412,15 @@ static void build_search(es_source *s, int64_t size, es_str *b)
     es_str_add(b, "}", 1);
 }
 
+/* The body that asks a scroll for its next page. */
+static void build_scroll_next(es_source *s, es_str *b)
+{
+    es_str_reset(b);
+    es_str_printf(b, "{\"scroll\":\"%s\",\"scroll_id\":", s->keep_alive);
+    es_str_json_string(b, s->scroll_id, strlen(s->scroll_id));
+    es_str_add(b, "}", 1);
+}
+
 static bool pit_unsupported(const etl_http_response *r)
 {
     es_error e;
@@ -568,9 +577,7 @@ static bool build_ahead(es_source *s, int64_t size)
         if (s->scroll_id == NULL)
             return false;
         snprintf(s->ahead_path, sizeof s->ahead_path, "/_search/scroll");
-        es_str_printf(&s->ahead_body, "{\"scroll\":\"%s\",\"scroll_id\":", s->keep_alive);
-        es_str_json_string(&s->ahead_body, s->scroll_id, strlen(s->scroll_id));
-        es_str_add(&s->ahead_body, "}", 1);
+        build_scroll_next(s, &s->ahead_body);
         return es_str_ok(&s->ahead_body);
     }
     es_cursor next;
@@ -645,10 +652,7 @@ static etl_status send_page_request(es_source *s, int64_t *size, char *path, siz
     }
     if (s->scroll && s->scroll_id) {
         snprintf(path, cap, "/_search/scroll");
-        es_str_reset(&s->body);
-        es_str_printf(&s->body, "{\"scroll\":\"%s\",\"scroll_id\":", s->keep_alive);
-        es_str_json_string(&s->body, s->scroll_id, strlen(s->scroll_id));
-        es_str_add(&s->body, "}", 1);
+        build_scroll_next(s, &s->body);
     } else {
         if (s->scroll)
             snprintf(path, cap, "%s/_search?scroll=%s", s->index_path, s->keep_alive);
@@ -742,7 +746,7 @@ static etl_status emit(es_source *s, etl_builder *out, const es_hit *h)
     const char *text = h->source.n ? h->source.p : "{}";
     size_t len = h->source.n ? h->source.n : 2;
     es_str fixed = {0};
-    if (h->epoch_numbers && es_mapping_rewrite_dates(&s->mapping, (ej_span){text, len}, &fixed)) {
+    if (h->epoch_numbers && es_mapping_fix_dates(&s->mapping, (ej_span){text, len}, &fixed)) {
         text = fixed.p;
         len = fixed.n;
     }

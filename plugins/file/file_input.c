@@ -16,33 +16,6 @@ struct file_input {
     etl_decompressor *decompressor;
 };
 
-bool file_compression_parse(const char *text, file_compression *out)
-{
-    static const char *const names[] = {"auto", "none", "gzip", "zstd"};
-    for (int i = 0; i < 4; i++) {
-        if (text != NULL && strcmp(text, names[i]) == 0) {
-            *out = (file_compression)i;
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-file_compression file_compression_from_name(const char *path)
-{
-    if (ends_with(path, ".gz"))
-        return FILE_COMPRESSION_GZIP;
-    if (ends_with(path, ".zst") || ends_with(path, ".zstd"))
-        return FILE_COMPRESSION_ZSTD;
-    return FILE_COMPRESSION_AUTO;
-}
-
 static etl_status io_error(file_input *in, const char *what, int err)
 {
     return file_host->set_error(in->ctx, ETL_ERR_IO, err, "%s: %s: %s", in->path, what,
@@ -64,10 +37,9 @@ static int64_t read_file(void *user, void *buf, size_t cap)
     }
 }
 
-etl_status file_input_open(etl_ctx *ctx, const char *path, file_compression compression,
+etl_status file_input_open(etl_ctx *ctx, const char *path, const char *compression,
                            file_input **out, etl_byte_source *source)
 {
-    static const char *const codecs[] = {"auto", "none", "gzip", "zstd"};
     *out = NULL;
     file_input *in = file_host->alloc(sizeof *in);
     if (in == NULL)
@@ -85,7 +57,7 @@ etl_status file_input_open(etl_ctx *ctx, const char *path, file_compression comp
     if (st == ETL_OK) {
         in->raw = (etl_byte_source){.struct_size = sizeof in->raw, .user = in, .name = in->path,
                                     .read = read_file};
-        st = file_host->decompress_open(ctx, &in->raw, codecs[compression], source,
+        st = file_host->decompress_open(ctx, &in->raw, compression, source,
                                         &in->decompressor);
     }
     if (st != ETL_OK) {

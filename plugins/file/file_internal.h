@@ -21,26 +21,13 @@ char *file_strdup(const char *s);
 
 /* ---- file_input.c ----------------------------------------------------- */
 
-typedef enum file_compression {
-    FILE_COMPRESSION_AUTO = 0,
-    FILE_COMPRESSION_NONE,
-    FILE_COMPRESSION_GZIP,
-    FILE_COMPRESSION_ZSTD
-} file_compression;
-
-/* "auto", "none", "gzip", "zstd" -> enum; false for anything else. */
-bool file_compression_parse(const char *text, file_compression *out);
-
-/* From the file name alone: .gz -> gzip, .zst -> zstd, else AUTO (unknown). */
-file_compression file_compression_from_name(const char *path);
-
 typedef struct file_input file_input;
 
-/* Opens `path` for reading, decompressing as `compression` says (AUTO looks
- * at the extension, then the magic bytes). Fills `source` with a byte source
+/* Opens `path` for reading, decompressing as `compression` says ("auto",
+ * or NULL: the extension, then the magic bytes; "none", "gzip", "zstd"). Fills `source` with a byte source
  * that stays valid until file_input_close(). Errors are ETL_ERR_IO with the
  * path and strerror, recorded on ctx. */
-etl_status file_input_open(etl_ctx *ctx, const char *path, file_compression compression,
+etl_status file_input_open(etl_ctx *ctx, const char *path, const char *compression,
                            file_input **in, etl_byte_source *source);
 void file_input_close(file_input *in);
 

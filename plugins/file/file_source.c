@@ -14,7 +14,7 @@ typedef struct file_source {
     etl_ctx *ctx;
     const etl_options *format_opts;  /* the `format` mapping, may be NULL */
     const char *format_type;         /* its type; NULL or "auto": by extension */
-    file_compression compression;
+    const char *compression;     /* the option: auto, none, gzip or zstd */
     char **paths;
     size_t npaths;
     size_t index;                    /* the file being read */
@@ -130,11 +130,7 @@ static etl_status read_options(file_source *s, const etl_options *opts)
     if (path == NULL || *path == '\0')
         return file_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
                                     "%s: the file source needs a path (a file or a glob)", where);
-    const char *compression = file_host->opt_string(opts, "compression");
-    if (compression != NULL && !file_compression_parse(compression, &s->compression))
-        return file_host->set_error(s->ctx, ETL_ERR_CONFIG, 0,
-                                    "%s: compression must be auto, none, gzip or zstd, not '%s'",
-                                    file_host->opt_where(opts, "compression"), compression);
+    s->compression = file_host->opt_string(opts, "compression");   /* an enum: checked */
     s->format_opts = file_host->opt_map(opts, "format");
     s->format_type = s->format_opts ? file_host->opt_string(s->format_opts, "type") : NULL;
     etl_status st = has_glob_chars(path) ? expand_glob(s, path, where) : add_path(s, path);
