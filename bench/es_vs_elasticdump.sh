@@ -8,8 +8,9 @@
 # Both read pages of the same size (etl batch.records = elasticdump --limit).
 # Reported per tool, medians over the runs (alternating): documents/s, wall
 # time, requests the emulator received (its request log), and the client's
-# CPU time (user + sys of the client process, from /usr/bin/time). The
-# outputs are checked: every document once.
+# CPU time (user + sys of the client process, from /usr/bin/time), and the
+# emulator's CPU time during the run (/proc/PID/stat), to show that it is not
+# the bottleneck. The outputs are checked: every document once.
 set -eu
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 bench_require_etl
@@ -54,8 +55,13 @@ sink: {type: file, path: $bench_work/etl-out, format: ndjson}
 batch: {records: $page}
 EOF
 
-# run_client NAME COMMAND...: one timed run; appends "wall user sys requests"
-# to $bench_work/NAME.runs.
+# CPU seconds the emulator has used so far (utime + stime).
+emulator_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$emulator_pid/stat"
+}
+
+# run_client NAME COMMAND...: one timed run; appends
+# "wall user sys requests emulator_cpu" to $bench_work/NAME.runs.
 run_client() {
     name=$1
     shift
@@ -63,12 +69,14 @@ run_client() {
     # The previous run's output is flushed first, so that its writeback
     # does not land in this run's time (for either tool).
     sync
+    e0=$(emulator_cpu)
     t0=$(bench_now_ns)
     /usr/bin/time -f '%U %S' -o "$bench_work/time" "$@" >"$bench_work/$name.out" 2>&1
     t1=$(bench_now_ns)
+    e1=$(emulator_cpu)
     requests=$(curl -s "$url/_emulator/log" | jq length)
     echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }') $(cat "$bench_work/time") $requests" \
-        >>"$bench_work/$name.runs"
+        "$(awk -v a="$e0" -v b="$e1" 'BEGIN { printf "%.2f", b - a }')" >>"$bench_work/$name.runs"
 }
 
 for r in $(seq 1 "$runs"); do
@@ -88,14 +96,17 @@ echo "check: distinct documents: etl $ids_etl, elasticdump $ids_dump (of $docs)"
 
 # column N of a runs file, median
 median_of() { awk -v c="$2" '{ print $c }' "$bench_work/$1.runs" | bench_median; }
-printf '\n%-12s %12s %10s %10s %14s %12s\n' tool "docs/s" "wall s" requests "client CPU s" "CPU us/doc"
+printf '\n%-12s %12s %10s %10s %14s %12s %15s\n' tool "docs/s" "wall s" requests "client CPU s" "CPU us/doc" \
+    "emulator CPU s"
 for tool in etl elasticdump; do
     wall=$(median_of $tool 1)
     cpu=$(awk '{ print $2 + $3 }' "$bench_work/$tool.runs" | bench_median)
     requests=$(median_of $tool 4)
     rate=$(awk -v d="$docs" -v w="$wall" 'BEGIN { printf "%.0f", d / w }')
     per=$(awk -v d="$docs" -v c="$cpu" 'BEGIN { printf "%.2f", c * 1e6 / d }')
-    printf '%-12s %12s %10s %10s %14s %12s\n' "$tool" "$rate" "$wall" "$requests" "$cpu" "$per"
+    emulator=$(median_of $tool 5)
+    printf '%-12s %12s %10s %10s %14s %12s %15s\n' "$tool" "$rate" "$wall" "$requests" "$cpu" "$per" \
+        "$emulator"
     eval "${tool}_wall=$wall ${tool}_cpu=$cpu"
 done
 echo

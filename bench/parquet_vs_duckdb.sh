@@ -6,6 +6,7 @@
 # compare every row and value.
 #
 #   bench/parquet_vs_duckdb.sh            # ETL_BIN, RUNS, COUNT, DESC_BYTES to override
+#   PARQUET_OPTIONS='page_size: 1MiB' bench/parquet_vs_duckdb.sh   # more writer options
 #
 # Targets (issue 3): throughput >= 3x DuckDB's, peak RSS <= 0.25x, size <= 1.1x.
 . "$(dirname "$0")/lib.sh"
@@ -30,7 +31,7 @@ cat >"$bench_work/etl.yaml" <<YAML
 pipeline: bench
 source: {type: file, path: "$input", format: ndjson}
 sink: {type: file, path: "$bench_work/etl-out", roll_size: 100GB,
-       format: {type: parquet, compression: zstd}}
+       format: {type: parquet, compression: zstd${PARQUET_OPTIONS:+, $PARQUET_OPTIONS}}}
 YAML
 
 # measure NAME COMMAND...: one run; appends "seconds rss_kb" to $bench_work/NAME.
@@ -43,7 +44,7 @@ measure() {
 
 bench_machine
 echo "input: $input ($input_mb MB, $(bench_lines "$input") documents)"
-echo "runs: $RUNS of each, alternating"
+echo "runs: $RUNS of each, alternating${PARQUET_OPTIONS:+; etl writer options: $PARQUET_OPTIONS}"
 i=0
 while [ "$i" -lt "$RUNS" ]; do
     rm -rf "$bench_work/etl-out" "$bench_work/duckdb.parquet"
